@@ -1,0 +1,42 @@
+"""Named limits. Each one bounds the work an untrusted input can cause."""
+
+from __future__ import annotations
+
+#: Largest JSON document (credential, presentation, DID document) accepted, in bytes.
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+
+#: Deepest JSON nesting accepted (objects and arrays), to bound recursion.
+MAX_JSON_DEPTH = 64
+
+#: Most RDF quads one document may produce when converted to a dataset.
+MAX_QUADS = 50_000
+
+#: Most blank nodes in one dataset handed to RDFC-1.0.
+MAX_BLANK_NODES = 10_000
+
+#: RDFC-1.0 work factor: the Hash N-Degree Quads algorithm may be entered at most
+#: ``len(blank nodes) ** RDFC_MAX_WORK_FACTOR`` times before the dataset is refused as a poison
+#: graph (RDFC-1.0 section 4.4, "Handling of poison graphs"). Three admits every honest test of
+#: the W3C suite.
+RDFC_MAX_WORK_FACTOR = 3
+
+#: Hard ceiling on Hash N-Degree Quads calls whatever the number of blank nodes.
+RDFC_MAX_DEEP_ITERATIONS = 200_000
+
+#: Most proofs accepted on one document (proof sets and chains).
+MAX_PROOFS = 16
+
+#: Most credentials in one presentation.
+MAX_CREDENTIALS_PER_PRESENTATION = 64
+
+#: Most JSON-LD contexts one document may reference (including scoped ones).
+MAX_CONTEXTS = 32
+
+#: Longest multibase string accepted for a key or a proof value, in characters.
+MAX_MULTIBASE_CHARS = 64 * 1024
+
+#: Largest Bitstring Status List accepted, in bits (decompressed), to stop gzip bombs.
+MAX_STATUS_LIST_BITS = 16 * 1024 * 1024 * 8
+
+#: Clock skew tolerated when comparing validity dates and proof creation times, in seconds.
+MAX_CLOCK_SKEW_SECONDS = 300
