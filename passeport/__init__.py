@@ -1,0 +1,1 @@
+"""The ``passeport`` command line: keys, signing and offline verification, node and wallet."""

@@ -1,0 +1,5 @@
+"""``python -m passeport``."""
+
+from .cli import main
+
+raise SystemExit(main())

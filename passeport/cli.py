@@ -1,0 +1,270 @@
+"""The ``passeport`` command.
+
+Every failure prints one line on stderr and exits non-zero; no traceback reaches the user.
+Exit codes: 0 success (for ``verify``: every document valid), 1 a document is invalid or its
+status unknown, 2 unusable input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from protocol.encoding import parse_json
+from protocol.errors import ProtocolError
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code attached."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _read_input(name: str) -> tuple[str, Any]:
+    if name == "-":
+        data = sys.stdin.buffer.read()
+        label = "<stdin>"
+    else:
+        path = Path(name)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CliError(f"{name}: no such file") from None
+        except IsADirectoryError:
+            raise CliError(f"{name}: is a directory") from None
+        except OSError as exc:
+            raise CliError(f"{name}: cannot read ({exc.strerror})") from None
+        label = name
+    try:
+        return label, parse_json(data)
+    except ProtocolError as exc:
+        raise CliError(f"{label}: {exc.message}") from None
+
+
+def _parse_time(text: str, option: str) -> datetime:
+    from protocol.xsd import parse_datetime
+
+    try:
+        return parse_datetime(text, what=option)
+    except ProtocolError as exc:
+        raise CliError(exc.message) from None
+
+
+def _now(args: argparse.Namespace) -> datetime:
+    at = getattr(args, "at", None)
+    return _parse_time(at, "--at") if at else datetime.now(UTC)
+
+
+def _load_key(path: str) -> Any:
+    from protocol.did import key_pair_as_did_key
+    from protocol.keys import load_key_file
+
+    _, doc = _read_input(path)
+    if not isinstance(doc, dict):
+        raise CliError(f"{path}: a key file is a JSON object")
+    try:
+        pair = load_key_file(doc)
+    except ProtocolError as exc:
+        raise CliError(f"{path}: {exc.message}") from None
+    if pair.controller is None or pair.id is None:
+        pair = key_pair_as_did_key(pair)
+    return pair
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    from protocol.did import key_pair_as_did_key
+    from protocol.keys import generate
+
+    algorithm = {"ed25519": "Ed25519", "p256": "P-256", "p384": "P-384"}[args.type]
+    pair = key_pair_as_did_key(generate(algorithm))  # type: ignore[arg-type]
+    text = json.dumps(pair.to_key_file(), indent=2) + "\n"
+    if args.out:
+        out = Path(args.out)
+        if out.exists() and not args.force:
+            raise CliError(f"{out}: already exists (use --force to replace it)")
+        _write_private(out, text)
+        print(pair.controller)
+    else:
+        sys.stdout.write(text)
+        print(pair.controller, file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from protocol.di import sign
+
+    pair = _load_key(args.key)
+    label, document = _read_input(args.input)
+    if not isinstance(document, dict):
+        raise CliError(f"{label}: a credential is a JSON object")
+    issuer = document.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    if issuer_id is None:
+        raise CliError(f"{label}: the credential names no issuer")
+    if issuer_id != pair.controller:
+        raise CliError(
+            f"{label}: the issuer is {issuer_id}, but the key belongs to {pair.controller}; "
+            "a credential can only be signed by its issuer's key"
+        )
+    created = _parse_time(args.created, "--created") if args.created else datetime.now(UTC)
+    try:
+        signed = sign(document, key=pair, suite=args.suite, created=created)
+    except ProtocolError as exc:
+        raise CliError(f"{label}: {exc.message}") from None
+    sys.stdout.write(json.dumps(signed, indent=2, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+def _resolver(args: argparse.Namespace) -> Any:
+    from protocol.did import Resolver
+
+    documents: dict[str, Any] = {}
+    for name in args.did_document or []:
+        label, doc = _read_input(name)
+        if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+            raise CliError(f"{label}: a DID or controller document is a JSON object with an id")
+        documents[doc["id"]] = doc
+    try:
+        return Resolver(documents)
+    except ProtocolError as exc:
+        raise CliError(exc.message) from None
+
+
+def _print_report(label: str, report: Any) -> None:
+    mark = {"valid": "VALID", "invalid": "INVALID", "unknown": "UNKNOWN"}[report.verdict]
+    what = report.kind
+    print(f"{label}: {mark} {what}" + (f" {report.id}" if report.id else ""))
+    if report.issuer:
+        print(f"  issuer: {report.issuer}")
+    if report.holder:
+        print(f"  holder: {report.holder}")
+    symbols = {"pass": "ok  ", "fail": "FAIL", "unknown": "??  "}
+    for check in report.checks:
+        print(f"  [{symbols[check.status]}] {check.check}: {check.reason}")
+    for index, sub in enumerate(report.credentials):
+        _print_report(f"  credential[{index}]", sub)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from protocol.verify import verify
+
+    now = _now(args)
+    resolver = _resolver(args)
+    inputs = args.inputs or ["-"]
+    documents = [_read_input(name) for name in inputs]
+    reports = []
+    for label, document in documents:
+        report = verify(
+            document, now=now, resolver=resolver, challenge=args.challenge, domain=args.domain
+        )
+        reports.append((label, report))
+    if args.json:
+        out = []
+        for label, report in reports:
+            item = report.to_dict()
+            item["source"] = label
+            out.append(item)
+        sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    else:
+        for label, report in reports:
+            _print_report(label, report)
+    return EXIT_OK if all(r.verified for _, r in reports) else EXIT_INVALID
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    for line in run_demo(datetime.now(UTC)):
+        print(line)
+    return EXIT_OK
+
+
+# -- parser ------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise CliError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="passeport", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    keys = sub.add_parser("keys", help="create signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", parser_class=_Parser)
+    keys_sub.required = True
+    new = keys_sub.add_parser("new", help="write a new key file and print its DID")
+    new.add_argument("--type", choices=["ed25519", "p256", "p384"], default="ed25519")
+    new.add_argument("--out", help="key file to write (mode 0600); stdout if omitted")
+    new.add_argument("--force", action="store_true", help="replace an existing key file")
+    new.set_defaults(func=cmd_keys_new)
+
+    sign = sub.add_parser("sign", help="sign a credential with its issuer's key")
+    sign.add_argument("--key", required=True, help="Multikey key file of the issuer")
+    sign.add_argument("--suite", default="eddsa-rdfc-2022", help="cryptosuite (eddsa-rdfc-2022)")
+    sign.add_argument("--created", help="proof creation time (default: now)")
+    sign.add_argument("input", nargs="?", default="-", help="credential file, or - for stdin")
+    sign.set_defaults(func=cmd_sign)
+
+    verify = sub.add_parser("verify", help="verify credentials and presentations offline")
+    verify.add_argument("--json", action="store_true", help="print structured reports")
+    verify.add_argument("--challenge", help="challenge a presentation must carry")
+    verify.add_argument("--domain", help="domain a presentation must carry")
+    verify.add_argument("--at", help="verify as of this time (default: now)")
+    verify.add_argument(
+        "--did-document",
+        action="append",
+        metavar="FILE",
+        help="a DID or controller document to trust for key resolution (repeatable)",
+    )
+    verify.add_argument("inputs", nargs="*", metavar="FILE", help="files, or - for stdin")
+    verify.set_defaults(func=cmd_verify)
+
+    demo = sub.add_parser("demo", help="sign and verify a sample badge")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"passeport: error: {exc.message}", file=sys.stderr)
+        return exc.code
+    except ProtocolError as exc:
+        print(f"passeport: error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("passeport: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,1 @@
+"""The earner's wallet."""
