@@ -78,8 +78,12 @@ class DbStack:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: deque[str] = deque(maxlen=200)
         self._next_id = 0
-        threading.Thread(target=self._pump_stdout, daemon=True).start()
-        threading.Thread(target=self._pump_stderr, daemon=True).start()
+        self._pumps = [
+            threading.Thread(target=self._pump_stdout, daemon=True),
+            threading.Thread(target=self._pump_stderr, daemon=True),
+        ]
+        for pump in self._pumps:
+            pump.start()
         self.info = self.call("ping")
 
     def _pump_stdout(self) -> None:
@@ -141,15 +145,20 @@ class DbStack:
         return self.call("verify", credential=credential, **args)
 
     def close(self) -> None:
-        """Stop the Node process (closing stdin ends its loop)."""
-        if self._proc.poll() is None:
-            assert self._proc.stdin is not None
+        """Stop the Node process (closing stdin ends its loop) and release its pipes."""
+        assert self._proc.stdin is not None
+        if not self._proc.stdin.closed:
             self._proc.stdin.close()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=10)
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+        for pump in self._pumps:
+            pump.join(timeout=10)
+        for pipe in (self._proc.stdout, self._proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
     def __enter__(self) -> DbStack:
         return self

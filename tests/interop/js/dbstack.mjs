@@ -9,7 +9,7 @@
 // Diagnostics go to stderr only; stdout carries nothing but responses.
 //
 // Commands (see tests/interop/README.md for the full reference):
-//   ping, load, contexts, generateKey,
+//   ping, load, canonize, contexts, generateKey,
 //   sign, verify, signPresentation, verifyPresentation,
 //   signSd, derive, verifySd, bench.
 //
@@ -389,12 +389,28 @@ function errorMessages(error, out = []) {
       out.push(String(error.message ?? error));
     }
   } else {
-    out.push(String(error.message ?? error));
+    out.push(String(error.message ?? error) + detailsOf(error));
   }
   if(error.cause) {
     errorMessages(error.cause, out);
   }
   return out;
+}
+
+/**
+ * Describes the jsonld.js safe-mode event behind a ValidationError, if any.
+ *
+ * @param {Error} error - A thrown error.
+ *
+ * @returns {string} ` (event code: message)` or ''.
+ */
+function detailsOf(error) {
+  const event = error?.details?.event;
+  if(!event) {
+    return '';
+  }
+  const info = event.details ? ` ${JSON.stringify(event.details)}` : '';
+  return ` (${event.code}: ${event.message}${info})`;
 }
 
 /**
@@ -651,6 +667,21 @@ async function cmdVerifySd({
   };
 }
 
+/**
+ * The RDFC-1.0 canonical N-Quads of a document, exactly as eddsa-rdfc-2022
+ * computes them (safe mode, rdfDirection i18n-datatype, base null).
+ *
+ * @param {object} request - `{document, didDocuments?}`.
+ *
+ * @returns {Promise<object>} `{nquads}`.
+ */
+async function cmdCanonize({document, didDocuments}) {
+  const documentLoader = makeDocumentLoader({didDocuments});
+  const nquads = await eddsaRdfc2022Cryptosuite.canonize(
+    structuredClone(document), {documentLoader});
+  return {nquads};
+}
+
 async function cmdLoad({url, didDocuments}) {
   const loaded = await makeDocumentLoader({didDocuments})(url);
   return {document: loaded.document};
@@ -773,6 +804,7 @@ async function cmdBench({
 const COMMANDS = {
   ping: cmdPing,
   load: cmdLoad,
+  canonize: cmdCanonize,
   contexts: cmdContexts,
   generateKey: cmdGenerateKey,
   sign: cmdSign,
