@@ -164,10 +164,18 @@ class _Model:
         obj._meta = _Meta(order=tuple(data), scalars=frozenset(scalars), texts=texts)
         return obj
 
-    def to_dict(self) -> dict[str, Any]:
-        """Serialize to a JSON object (lossless for parsed objects, see the module docs)."""
+    def to_dict(self, *, normalize: bool = False) -> dict[str, Any]:
+        """Serialize to a JSON object.
+
+        Args:
+            normalize: ignore what was remembered from the source and apply the OB
+                serialization rules: multi-valued members as arrays, members in field order
+                (unrecognized ones after), timestamps as UTC ``...Z``, no null and no empty
+                array for modelled members. By default a parsed object is written back exactly
+                as it was read.
+        """
+        meta = _Meta() if normalize else self._meta
         known: dict[str, Any] = {}
-        meta = self._meta
         for f, md in self._members():
             key = md["key"]
             value = getattr(self, f.name)
@@ -175,7 +183,9 @@ class _Model:
                 continue
             if md["kind"] in _LIST_KINDS and not value and key not in meta.order:
                 continue  # OB serialization: omit empty arrays (unless the source had one)
-            known[key] = _serialize(md, value, key in meta.scalars, meta.texts.get(key))
+            known[key] = _serialize(
+                md, value, key in meta.scalars, meta.texts.get(key), normalize=normalize
+            )
         out: dict[str, Any] = {}
         for key in meta.order:
             if key in known:
@@ -183,8 +193,10 @@ class _Model:
             elif key in self.unrecognized:
                 out[key] = self.unrecognized[key]
         out.update(known)
+        modelled = {md["key"] for _, md in self._members()} if normalize else set()
         for key, value in self.unrecognized.items():
-            out.setdefault(key, value)
+            if key not in modelled:
+                out.setdefault(key, value)
         return out
 
 
@@ -277,19 +289,21 @@ def _parse(md: Mapping[str, Any], value: Any, path: str) -> tuple[Any, bool]:
     ], scalar
 
 
-def _serialize(md: Mapping[str, Any], value: Any, scalar: bool, text: str | None) -> Any:
+def _serialize(
+    md: Mapping[str, Any], value: Any, scalar: bool, text: str | None, *, normalize: bool
+) -> Any:
     kind: _Kind = md["kind"]
     if kind == "dt":
         if text is not None and parse_datetime(text) == value:
             return text
         return format_datetime(value)
     if kind == "obj":
-        return value.to_dict()
+        return value.to_dict(normalize=normalize)
     if kind == "ref":
-        return value if isinstance(value, str) else value.to_dict()
+        return value if isinstance(value, str) else value.to_dict(normalize=normalize)
     if kind in ("str", "bool", "num", "rawobj"):
         return value
-    items = [v.to_dict() for v in value] if kind == "objs" else list(value)
+    items = [v.to_dict(normalize=normalize) for v in value] if kind == "objs" else list(value)
     if scalar and len(items) == 1:
         return items[0]
     return items
