@@ -80,8 +80,8 @@ class Resolver:
         if cached is None:
             if base not in self._documents:
                 raise KeyResolutionError(
-                    f"no controller document was provided for {base!r} (resolution is offline: "
-                    "the document must be retrieved beforehand and handed to the Resolver)"
+                    f"the controller document for {base!r} was not provided (resolution is "
+                    "offline: fetch the document beforehand and hand it to the Resolver)"
                 )
             document = self._documents[base]
             try:
