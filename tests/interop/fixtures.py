@@ -14,6 +14,7 @@ such a credential as ``unknown``, not valid (the benchmark credential has one on
 from __future__ import annotations
 
 import copy
+import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ OB_CONTEXTS = [
 SUBJECT = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 VALID_FROM = "2024-03-01T09:30:00Z"
 ESCO = "http://data.europa.eu/esco/skill/"
+SALT = b"sel-de-mer"
 
 
 def _issuer(did: str, **extra: Any) -> dict[str, Any]:
@@ -216,10 +218,10 @@ def evidence_and_identity(did: str) -> dict[str, Any]:
     subject["identifier"] = [
         {
             "type": "IdentityObject",
-            "identityHash": "sha256$7f9c3b2a1e6d4c5b8a7f9e0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b",
+            "identityHash": "sha256$" + hashlib.sha256(b"etudiante@example.org" + SALT).hexdigest(),
             "identityType": "emailAddress",
             "hashed": True,
-            "salt": "sel-de-mer",
+            "salt": SALT.decode(),
         }
     ]
     doc["evidence"] = [
