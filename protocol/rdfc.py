@@ -189,10 +189,10 @@ class _State:
                 # length: the chosen path of step 5.4 is the smallest concatenation of the
                 # identifiers, which sorting with the "a + b < b + a" order gives without
                 # enumerating the n! permutations. The chosen issuer is issuer itself.
-                labels = [canonical.get(n) or issuer[n] for n in blank_nodes]
-                labels.sort(key=_CONCAT_ORDER)
                 # 5.5. Append chosen path to data to hash.
-                data.append("".join(labels))
+                data.append(
+                    _smallest_concatenation([canonical.get(n) or issuer[n] for n in blank_nodes])
+                )
                 # 5.6. (issuer is unchanged)
                 continue
             # 5.2. Create a string chosen path.
@@ -267,6 +267,15 @@ def _concat_cmp(a: str, b: str) -> int:
 
 
 _CONCAT_ORDER = cmp_to_key(_concat_cmp)
+
+
+def _smallest_concatenation(labels: list[str]) -> str:
+    """The code point smallest concatenation of ``labels`` over all their orders.
+
+    Ordering by ``a + b < b + a`` gives it (a plain sort does not: ``_:b1`` sorts before
+    ``_:b10`` but ``_:b10_:b1`` is smaller than ``_:b1_:b10``).
+    """
+    return "".join(sorted(labels, key=_CONCAT_ORDER))
 
 
 # A quad with blank nodes, pre-serialised once: (quad, subject, " <predicate> ", object,
