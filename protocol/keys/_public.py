@@ -7,6 +7,7 @@ P-256 and P-384 keys are SEC 1 compressed points (33 and 49 bytes).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,8 @@ _JWK_ALGS: dict[str, tuple[str, ...]] = {
     "P-384": ("ES384",),
 }
 
+_BASE58BTC = re.compile(r"z[1-9A-HJ-NP-Za-km-z]*\Z")
+
 _VerifierKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 
 
@@ -100,6 +103,7 @@ class PublicKey:
     algorithm: Algorithm
     raw: bytes
     _key: _VerifierKey = field(init=False, repr=False, compare=False)
+    _multibase: list[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -107,6 +111,7 @@ class PublicKey:
         if not isinstance(self.raw, bytes):
             raise TypeError("PublicKey.raw must be bytes")
         object.__setattr__(self, "_key", _load_point(self.algorithm, self.raw))
+        object.__setattr__(self, "_multibase", [])  # computed once, on first use
 
     def __repr__(self) -> str:
         return f"PublicKey(algorithm={self.algorithm!r}, multibase={self.multibase!r})"
@@ -114,7 +119,10 @@ class PublicKey:
     @property
     def multibase(self) -> str:
         """``publicKeyMultibase``: ``z`` + base58btc(multicodec header || raw)."""
-        return base58btc_encode(multicodec_wrap(PUBLIC_CODEC[self.algorithm], self.raw))
+        if not self._multibase:
+            code = PUBLIC_CODEC[self.algorithm]
+            self._multibase.append(base58btc_encode(multicodec_wrap(code, self.raw)))
+        return self._multibase[0]
 
     def verify(self, signature: bytes, data: bytes) -> None:
         """Check ``signature`` over ``data``; raise :class:`InvalidProof` if it does not verify.
@@ -175,6 +183,8 @@ def decode_key_multibase(text: object, *, what: str) -> tuple[int, bytes]:
         )
     if len(text) > MAX_MULTIBASE_CHARS:
         raise MalformedError(f"{what} is longer than {MAX_MULTIBASE_CHARS} characters")
+    if not _BASE58BTC.match(text):
+        raise MalformedError(f"{what} holds characters outside the base58btc alphabet")
     data = multibase_decode(text)
     if not data:
         raise MalformedError(f"{what} is empty")
@@ -201,10 +211,10 @@ def public_key_from_multibase(text: str) -> PublicKey:
             f"unsupportedPublicKeyType: unknown public key multicodec 0x{code:x}"
         )
     key = PublicKey(algorithm, payload)
-    if key.multibase != text:
-        # Base58btc and minimal varints make the encoding unique; refuse any other spelling so
-        # that identifiers built from the value (did:key) cannot have two forms.
-        raise MalformedError("publicKeyMultibase is not in canonical form")
+    # The text is canonical: it holds only base58btc characters (checked when decoding), base58
+    # maps such strings one-to-one onto byte strings, and the varint decoder refuses non-minimal
+    # headers. So identifiers built from it (did:key) have a single spelling.
+    key._multibase.append(text)
     return key
 
 

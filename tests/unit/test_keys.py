@@ -576,6 +576,8 @@ def test_arbitrary_key_bytes_raise_only_protocol_errors(code: int, payload: byte
         key = public_key_from_multibase(text)
     except ProtocolError:
         return
+    # Accepted values are canonical: re-encoding the key gives the same text.
+    assert base58btc_encode(multicodec_wrap(code, key.raw)) == text
     assert key.multibase == text
 
 
