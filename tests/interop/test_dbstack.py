@@ -261,3 +261,31 @@ def test_js_unknown_command_is_an_error_not_a_crash(dbstack: DbStack) -> None:
     assert response["ok"] is False
     assert "unknown command" in response["error"]["message"]
     assert dbstack.call("ping")["ok"] is True
+
+
+def test_js_signs_and_verifies_generated_ob_credentials(
+    dbstack: DbStack, js_key: dict[str, Any]
+) -> None:
+    """Every credential the shared strategy generates is accepted by the reference stack (safe
+    mode: no dropped term), signs, verifies, and fails once a leaf changes."""
+    from hypothesis import HealthCheck, given, settings
+
+    try:
+        from tests.property.strategies import ob_credentials
+    except ImportError as exc:
+        pytest.fail(f"tests/property/strategies.py is needed: {exc}", pytrace=False)
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(ob_credentials(str(js_key["did"])))
+    def check(credential: dict[str, Any]) -> None:
+        signed = dbstack.sign(credential, js_key["keyFile"], created=CREATED)
+        result = dbstack.verify(signed, purpose="assertionMethod")
+        assert result["verified"], result["errors"]
+        tampered = tamper_leaf(signed)
+        assert not dbstack.verify(tampered, purpose="assertionMethod")["verified"]
+
+    check()
