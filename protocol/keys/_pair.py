@@ -126,6 +126,15 @@ class KeyPair:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"KeyPair is immutable (cannot delete {name!r})")
 
+    def __copy__(self) -> KeyPair:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> KeyPair:
+        return self
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        raise TypeError("a KeyPair is not picklable; store it with to_key_file()")
+
     def __repr__(self) -> str:
         return (
             f"KeyPair(public={self.public.multibase!r}, controller={self.controller!r}, "

@@ -116,6 +116,15 @@ class PublicKey:
     def __repr__(self) -> str:
         return f"PublicKey(algorithm={self.algorithm!r}, multibase={self.multibase!r})"
 
+    def __reduce__(self) -> tuple[type[PublicKey], tuple[Algorithm, bytes]]:
+        return (PublicKey, (self.algorithm, self.raw))
+
+    def __copy__(self) -> PublicKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> PublicKey:
+        return self
+
     @property
     def multibase(self) -> str:
         """``publicKeyMultibase``: ``z`` + base58btc(multicodec header || raw)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +237,15 @@ def test_key_file_shape_and_round_trip(algorithm: str) -> None:
     assert loaded.controller is None and loaded.id is None
     assert loaded.public == pair.public
     assert loaded.sign(b"x") == pair.sign(b"x")
+
+
+def test_copy_and_pickle() -> None:
+    pair = generate("P-256")
+    assert copy.deepcopy(pair) is pair
+    assert copy.copy(pair.public) is pair.public
+    assert pickle.loads(pickle.dumps(pair.public)) == pair.public
+    with pytest.raises(TypeError, match="not picklable"):
+        pickle.dumps(pair)
 
 
 def test_key_file_without_controller_omits_members() -> None:
