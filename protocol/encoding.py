@@ -11,7 +11,8 @@ import binascii
 import json
 from typing import Any
 
-from multiformats import multibase, varint
+import base58
+from multiformats import varint
 
 from .errors import MalformedError
 from .limits import MAX_DOCUMENT_BYTES, MAX_JSON_DEPTH, MAX_MULTIBASE_CHARS
@@ -31,7 +32,8 @@ __all__ = [
 
 def base58btc_encode(data: bytes) -> str:
     """Return ``z`` + base58btc(data), the multibase form Data Integrity uses for Ed25519."""
-    return str(multibase.encode(data, "base58btc"))
+    # The base58 package is an order of magnitude faster than multiformats' generic codec.
+    return "z" + base58.b58encode(data).decode("ascii")
 
 
 def base58btc_decode(text: str) -> bytes:
@@ -78,8 +80,8 @@ def multibase_decode(text: str) -> bytes:
     if prefix != "z":
         raise MalformedError(f"unsupported multibase prefix {prefix!r} (expected 'z' or 'u')")
     try:
-        return bytes(multibase.decode(text))
-    except (ValueError, KeyError) as exc:
+        return base58.b58decode(text[1:].encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
         raise MalformedError(f"invalid base58btc multibase value: {exc}") from exc
 
 

@@ -18,7 +18,15 @@ from ..jsonld.canonicalize import canonicalize
 from ..jsonld.loader import StaticDocumentLoader
 from ..keys import KeyPair, PublicKey
 
-__all__ = ["SUITES", "Cryptosuite", "EddsaRdfc2022", "Ed25519Signature2020", "suite_for_proof"]
+__all__ = [
+    "SIGNING_SUITES",
+    "SUITES",
+    "Cryptosuite",
+    "EcdsaRdfc2019",
+    "Ed25519Signature2020",
+    "EddsaRdfc2022",
+    "suite_for_proof",
+]
 
 
 class Cryptosuite(Protocol):
@@ -54,16 +62,20 @@ class Cryptosuite(Protocol):
 
 
 def _rdfc_hash_data(
-    unsecured: Mapping[str, Any], proof_config: Mapping[str, Any], loader: StaticDocumentLoader
+    unsecured: Mapping[str, Any],
+    proof_config: Mapping[str, Any],
+    loader: StaticDocumentLoader,
+    hash_name: str = "sha256",
 ) -> bytes:
     # https://www.w3.org/TR/vc-di-eddsa/#transformation-eddsa-rdfc-2022 (canonicalise the document),
     # #proof-configuration-eddsa-rdfc-2022 (canonicalise the proof options) and
-    # #hashing-eddsa-rdfc-2022: hashData = SHA-256(proof config) || SHA-256(document).
+    # #hashing-eddsa-rdfc-2022: hashData = H(proof config) || H(document). ecdsa-rdfc-2019 is the
+    # same with SHA-384 for P-384 (https://www.w3.org/TR/vc-di-ecdsa/#hashing-ecdsa-rdfc-2019).
     document_canon = canonicalize(unsecured, loader=loader)
     proof_canon = canonicalize(proof_config, loader=loader)
     return (
-        hashlib.sha256(proof_canon.encode("utf-8")).digest()
-        + hashlib.sha256(document_canon.encode("utf-8")).digest()
+        hashlib.new(hash_name, proof_canon.encode("utf-8")).digest()
+        + hashlib.new(hash_name, document_canon.encode("utf-8")).digest()
     )
 
 
@@ -114,6 +126,54 @@ class _Ed25519RdfcSuite:
         public_key.verify(signature, _rdfc_hash_data(unsecured, proof_config, loader))
 
 
+@dataclass(frozen=True)
+class _EcdsaRdfcSuite:
+    """ecdsa-rdfc-2019 (https://www.w3.org/TR/vc-di-ecdsa/#ecdsa-rdfc-2019): P-256 or P-384."""
+
+    proof_type: str = "DataIntegrityProof"
+    cryptosuite: str | None = "ecdsa-rdfc-2019"
+    algorithm: str = "P-256 or P-384"
+
+    @staticmethod
+    def _hash_name(public_key: PublicKey) -> str:
+        if public_key.algorithm == "P-256":
+            return "sha256"
+        if public_key.algorithm == "P-384":
+            return "sha384"
+        raise InvalidProof(
+            f"ecdsa-rdfc-2019 needs a P-256 or P-384 key, the verification method holds a "
+            f"{public_key.algorithm} key"
+        )
+
+    def create_proof_value(
+        self,
+        unsecured: Mapping[str, Any],
+        proof_config: Mapping[str, Any],
+        key: KeyPair,
+        loader: StaticDocumentLoader,
+    ) -> str:
+        hash_name = self._hash_name(key.public)
+        # Proof serialization: ECDSA over hashData (with the curve's hash), raw r || s, base58btc.
+        return base58btc_encode(key.sign(_rdfc_hash_data(unsecured, proof_config, loader, hash_name)))
+
+    def verify_proof_value(
+        self,
+        unsecured: Mapping[str, Any],
+        proof_config: Mapping[str, Any],
+        proof_value: str,
+        public_key: PublicKey,
+        loader: StaticDocumentLoader,
+    ) -> None:
+        hash_name = self._hash_name(public_key)
+        try:
+            signature = base58btc_decode(proof_value)
+        except MalformedError as exc:
+            raise InvalidProof(f"proofValue is not base58btc multibase: {exc.message}") from exc
+        public_key.verify(signature, _rdfc_hash_data(unsecured, proof_config, loader, hash_name))
+
+
+#: ecdsa-rdfc-2019 (W3C Recommendation), P-256 and P-384.
+EcdsaRdfc2019 = _EcdsaRdfcSuite()
 #: eddsa-rdfc-2022 (W3C Recommendation).
 EddsaRdfc2022 = _Ed25519RdfcSuite("DataIntegrityProof", "eddsa-rdfc-2022")
 #: The suite's pre-Recommendation name, still found on deployed Open Badges (verify only).
@@ -126,12 +186,14 @@ SUITES: dict[tuple[str, str | None], Cryptosuite] = {
     ("DataIntegrityProof", "eddsa-rdfc-2022"): EddsaRdfc2022,
     ("DataIntegrityProof", "eddsa-2022"): Eddsa2022,
     ("Ed25519Signature2020", None): Ed25519Signature2020,
+    ("DataIntegrityProof", "ecdsa-rdfc-2019"): EcdsaRdfc2019,
 }
 
 #: Suites that may create proofs (verify-only aliases excluded).
 SIGNING_SUITES: dict[str, Cryptosuite] = {
     "eddsa-rdfc-2022": EddsaRdfc2022,
     "Ed25519Signature2020": Ed25519Signature2020,
+    "ecdsa-rdfc-2019": EcdsaRdfc2019,
 }
 
 
