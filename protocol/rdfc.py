@@ -11,7 +11,7 @@ Interface (implemented in this module):
 Quads are the tuples of :mod:`protocol.rdf`: literals already carry their canonical N-Quads
 form, so a quad is serialised by adding angle brackets around IRIs and nothing else.
 
-Poison datasets (RDFC-1.0 section 8.1, "Dataset Poisoning") are refused with
+Poison datasets (RDFC-1.0 section 7.1, "Dataset Poisoning") are refused with
 :class:`~protocol.errors.CanonicalizationError`:
 
 * every entry into Hash N-Degree Quads (section 4.8) is counted, and the run stops when the
@@ -20,8 +20,10 @@ Poison datasets (RDFC-1.0 section 8.1, "Dataset Poisoning") are refused with
 * the recursion of Hash N-Degree Quads is bounded by ``_MAX_RECURSION_DEPTH``, because each
   level holds a copy of the path issuer (memory quadratic in the depth) and Python frames;
 * permutations that cannot recurse (every related blank node already labelled) are not
-  enumerated: their shortest path is found by sorting (see ``_hash_n_degree_quads``), so the
+  enumerated: their shortest path is found by sorting (``_smallest_concatenation``), so the
   ``n!`` loop of step 5.4 only runs where every permutation pays at least one counted call.
+
+``max_work_factor=0`` refuses every dataset that needs Hash N-Degree Quads at all.
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ from .rdf import Quad
 
 __all__ = ["HASH_NAMES", "Canonical", "canonicalize", "relabel"]
 
-#: Deepest nesting of Hash N-Degree Quads calls (blank nodes on one gossip path). Honest
-#: datasets stay in single digits; the bound keeps memory (one issuer copy per level) and the
-#: Python stack small whatever the work budget.
+#: Deepest nesting of Hash N-Degree Quads calls (blank nodes on one gossip path). Credentials
+#: need a few levels; an RDF list of identical items needs one per item. The bound keeps memory
+#: (one issuer copy per level) and the Python stack small whatever the work budget.
+#: TODO(limits): belongs in protocol/limits.py as RDFC_MAX_RECURSION_DEPTH.
 _MAX_RECURSION_DEPTH = 256
 
 
@@ -55,7 +58,7 @@ def _sha384(text: str) -> str:
 
 _HASHES: dict[str, Callable[[str], str]] = {"sha256": _sha256, "sha384": _sha384}
 
-#: Hash algorithms accepted by :func:`canonicalize` (RDFC-1.0 section 4.1 "hash algorithm").
+#: Hash algorithms accepted by :func:`canonicalize` (RDFC-1.0 section 3.1, "hash algorithm").
 HASH_NAMES = frozenset(_HASHES)
 
 
@@ -65,7 +68,7 @@ class Canonical:
 
     ``quads`` are relabelled with canonical blank node identifiers and sorted by their canonical
     N-Quads line; ``issued`` is the canonical issuer's issued identifiers map (labels without
-    ``_:``); ``nquads`` is the serialized canonical form (section 4.9).
+    ``_:``); ``nquads`` is the serialized canonical form (section 5).
     """
 
     quads: list[Quad]
@@ -93,16 +96,24 @@ class _State:
     )
 
     def __init__(
-        self, quads_of: dict[str, list[_Frame]], hash_fn: Callable[[str], str], budget: int
+        self,
+        quads_of: dict[str, list[_Frame]],
+        first_degree: dict[str, str],
+        canonical: dict[str, str],
+        hash_fn: Callable[[str], str],
+        budget: int,
     ) -> None:
+        # Blank node to quads map (section 4.2), as pre-serialised frames.
         self.quads_of = quads_of
+        # Result of Hash First Degree Quads for every blank node (section 4.6).
+        self.first_degree = first_degree
+        # Canonical issuer: input blank node -> "_:c14nN", in issue order (shared, mutated by
+        # the caller in step 5.3).
+        self.canonical = canonical
         self.hash = hash_fn
+        # Hash N-Degree Quads calls allowed, and made so far.
         self.budget = budget
         self.calls = 0
-        # Canonical issuer: input blank node -> "_:c14nN", in issue order.
-        self.canonical: dict[str, str] = {}
-        # Result of Hash First Degree Quads for every blank node (section 4.6).
-        self.first_degree: dict[str, str] = {}
         # Per blank node: (related blank node, position + "<predicate>") for step 3 of 4.8.3.
         self.edges: dict[str, list[tuple[str, str]]] = {}
         # Hash Related Blank Node results by their hashed input: the hash is a pure function
@@ -306,7 +317,7 @@ def canonicalize(
     hash_name: str = "sha256",
     max_work_factor: int = RDFC_MAX_WORK_FACTOR,
 ) -> Canonical:
-    """Canonicalize a dataset with RDFC-1.0, https://www.w3.org/TR/rdf-canon/#canon-algorithm.
+    """Canonicalize a dataset with RDFC-1.0, https://www.w3.org/TR/rdf-canon/#canon-algo-algo.
 
     Duplicate quads are dropped (a dataset is a set). ``hash_name`` is one of
     :data:`HASH_NAMES`. ``max_work_factor`` bounds the Hash N-Degree Quads calls to
@@ -417,13 +428,8 @@ def canonicalize(
         canonical[group[0]] = "_:c14n" + str(len(canonical))
 
     if shared:
-        if max_work_factor == 0:
-            budget = 0
-        else:
-            budget = min(max(1, len(quads_of)) ** max_work_factor, limits.RDFC_MAX_DEEP_ITERATIONS)
-        state = _State(quads_of, hash_fn, budget)
-        state.first_degree = first_degree
-        state.canonical = canonical
+        budget = _work_budget(len(quads_of), max_work_factor)
+        state = _State(quads_of, first_degree, canonical, hash_fn, budget)
         # 5. For each hash to identifier list entry (shared hashes), code point ordered by hash:
         for _digest, group in shared:
             # 5.1. Create hash path list.
@@ -448,6 +454,22 @@ def canonicalize(
 
     # 6. The issued identifiers map of the canonical issuer; 7. the serialized canonical form.
     return _finish(ground, with_blanks, canonical)
+
+
+def _work_budget(blank_nodes: int, max_work_factor: int) -> int:
+    """``min(max(1, blank_nodes) ** max_work_factor, RDFC_MAX_DEEP_ITERATIONS)``, without
+    building a huge power for a large factor; 0 for a factor of 0."""
+    if max_work_factor == 0:
+        return 0
+    ceiling = limits.RDFC_MAX_DEEP_ITERATIONS
+    if blank_nodes <= 1:
+        return min(1, ceiling)
+    budget = 1
+    for _ in range(max_work_factor):
+        budget *= blank_nodes
+        if budget >= ceiling:
+            return ceiling
+    return budget
 
 
 def _result_hash(result: tuple[str, dict[str, str]]) -> str:
