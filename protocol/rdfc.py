@@ -36,7 +36,7 @@ from itertools import islice, permutations
 
 from . import limits
 from .errors import CanonicalizationError, MalformedError
-from .limits import RDFC_MAX_WORK_FACTOR
+from .limits import RDFC_MAX_RECURSION_DEPTH, RDFC_MAX_WORK_FACTOR
 from .rdf import Quad
 
 __all__ = ["HASH_NAMES", "Canonical", "canonicalize", "relabel"]
@@ -44,8 +44,7 @@ __all__ = ["HASH_NAMES", "Canonical", "canonicalize", "relabel"]
 #: Deepest nesting of Hash N-Degree Quads calls (blank nodes on one gossip path). Credentials
 #: need a few levels; an RDF list of identical items needs one per item. The bound keeps memory
 #: (one issuer copy per level) and the Python stack small whatever the work budget.
-#: TODO(limits): belongs in protocol/limits.py as RDFC_MAX_RECURSION_DEPTH.
-_MAX_RECURSION_DEPTH = 256
+_MAX_RECURSION_DEPTH = RDFC_MAX_RECURSION_DEPTH
 
 
 def _sha256(text: str) -> str:

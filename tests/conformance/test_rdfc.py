@@ -64,7 +64,7 @@ NEGATIVE_WORK_FACTOR = 1
 # Inputs that protocol.rdf.parse_nquads cannot read yet: test060 writes IRIs with \uXXXX
 # escapes (IRIREF allows UCHAR), and the IRI pattern of protocol/rdf.py rejects any backslash.
 # Strict xfail: once the parser is fixed these flip to XPASS and fail, so the mark gets removed.
-PARSER_GAPS = {"test060": "protocol.rdf.parse_nquads rejects UCHAR escapes inside IRIs"}
+PARSER_GAPS: dict[str, str] = {}
 
 
 def _stem(entry: dict[str, Any]) -> str:
