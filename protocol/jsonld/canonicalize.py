@@ -19,9 +19,10 @@ Two engines produce the dataset:
   a sentinel ``@vocab`` (:data:`SENTINEL_VOCAB`) added before the document's own contexts, so
   that a term no context defines expands to a sentinel IRI instead of vanishing, then refuses
   any sentinel IRI, relative IRI, blank-node predicate or ``@direction`` in the expanded form.
-  ``@protected`` contexts accept this: ``@vocab`` is not a term. What the sentinel cannot see on
-  that path (a value dropped because a context maps its term to ``null``, or resets itself to
-  ``null`` and leaves a subtree without ``@vocab``) is refused up front.
+  ``@protected`` contexts accept this: ``@vocab`` is not a term. The contexts themselves (those
+  of the document and those of the loader) are guarded the same way: a ``null`` term
+  definition, ``@vocab: null`` or a context reset to ``null`` (the VC 2.0 context resets the
+  context of ``verifiableCredential``) maps to the sentinel instead of to nothing.
 
 pyld is always called with ``documentLoader`` and ``base: None``; the process-wide loader
 (``jsonld.set_document_loader``) is never touched.
@@ -88,15 +89,17 @@ def canonicalize(document: Any, *, loader: StaticDocumentLoader, hash_name: str 
 def _pyld_dataset(document: Any, loader: StaticDocumentLoader) -> list[Quad]:
     """toRdf through pyld, with our own data-loss, depth and size checks."""
     _check_depth(document, 0)
-    _refuse_hidden_drops(document, loader)
-    options: dict[str, Any] = {"documentLoader": loader, "base": None}
+    guarded = _GuardedLoader(loader)
     try:
-        expanded = jsonld.expand(_with_sentinel(document, top=True), dict(options))
+        expanded = jsonld.expand(
+            _guard_document(document), {"documentLoader": guarded, "base": None}
+        )
     except Exception as exc:  # pyld raises JsonLdError, and sometimes leaks others
         raise _wrap(exc) from exc
+    # No sentinel IRI, relative IRI or other loss: the guarded expansion is the plain one.
     _check_expanded(expanded, "$")
     try:
-        dataset = jsonld.to_rdf(expanded, dict(options))
+        dataset = jsonld.to_rdf(expanded, {"documentLoader": loader, "base": None})
     except Exception as exc:
         raise _wrap(exc) from exc
     quads: dict[Quad, None] = {}
@@ -151,92 +154,73 @@ def _check_depth(value: Any, depth: int) -> None:
             _check_depth(item, depth + 1)
 
 
-def _with_sentinel(value: Any, *, top: bool = False) -> Any:
-    """A copy of the document whose contexts fall back to the sentinel ``@vocab``.
+# The sentinel, as a context. Where a context would leave a term with no IRI (a ``null`` term
+# definition, ``@vocab: null``, a context reset to ``null``), the guarded copy maps it to a
+# sentinel IRI instead, so that whatever the reference processor would drop shows up in its
+# output. If no sentinel IRI shows up, the guarded expansion equals the plain one.
+_SENTINEL_CONTEXT = {"@vocab": SENTINEL_VOCAB}
 
-    The sentinel goes before the top-level context, and again after every ``null`` in an
-    embedded context (a reset would drop it) and before every embedded context (which may
-    follow a reset made by a scoped ``null`` context). The last can only make this path refuse
-    a document whose nested terms relied on an outer ``@vocab``; it never hides a drop.
-    """
-    sentinel = {"@vocab": SENTINEL_VOCAB}
-    if isinstance(value, list):
-        return [_with_sentinel(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if key == "@context":
-            contexts: list[Any] = [sentinel]
-            for ctx in item if isinstance(item, list) else [item]:
-                contexts.append(ctx)
-                if ctx is None:
-                    contexts.append(sentinel)
-            out[key] = contexts
+
+def _guard_context(context: Any) -> list[Any]:
+    """A context (or array of contexts) with every way of dropping a term made visible."""
+    out: list[Any] = []
+    for item in context if isinstance(context, list) else [context]:
+        if item is None:
+            out += [None, _SENTINEL_CONTEXT]
+        elif isinstance(item, dict):
+            guarded: dict[str, Any] = {}
+            for term, definition in item.items():
+                if term == "@vocab" and definition is None:
+                    definition = SENTINEL_VOCAB
+                elif term.startswith("@"):
+                    pass
+                elif definition is None:
+                    definition = {"@id": SENTINEL_VOCAB + term}
+                elif isinstance(definition, dict):
+                    definition = dict(definition)
+                    if "@id" in definition and definition["@id"] is None:
+                        definition["@id"] = SENTINEL_VOCAB + term
+                    if "@context" in definition:
+                        definition["@context"] = _guard_context(definition["@context"])
+                guarded[term] = definition
+            out.append(guarded)
         else:
-            out[key] = _with_sentinel(item)
-    if top and "@context" not in out:
-        out = {"@context": sentinel, **out}
+            out.append(item)
     return out
 
 
-def _refuse_hidden_drops(document: Any, loader: StaticDocumentLoader) -> None:
-    """Refuse what the sentinel cannot reveal: null terms, null @vocab, scoped null contexts.
+def _guard_document(value: Any, *, top: bool = True) -> Any:
+    """A copy of the document with the sentinel under its top-level contexts, all guarded."""
+    if isinstance(value, list):
+        return [_guard_document(item, top=top) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    if top:
+        out["@context"] = [_SENTINEL_CONTEXT]
+    for key, item in value.items():
+        if key == "@context":
+            out[key] = ([_SENTINEL_CONTEXT] if top else []) + _guard_context(item)
+        else:
+            out[key] = _guard_document(item, top=False)
+    return out
 
-    Scans the contexts embedded in the document and the loader documents they reference.
-    """
-    seen: set[str] = set()
-    budget = [MAX_CONTEXTS * 8]
 
-    def scan_context(ctx: Any, scoped: bool) -> None:
-        budget[0] -= 1
-        if budget[0] < 0:
+class _GuardedLoader:
+    """A pyld document loader serving guarded copies of the loader's context documents."""
+
+    def __init__(self, loader: StaticDocumentLoader) -> None:
+        self._loader = loader
+        self._served = 0
+
+    def __call__(self, url: str, options: Any = None) -> dict[str, Any]:
+        self._served += 1
+        if self._served > MAX_CONTEXTS * 8:
             raise MalformedError(f"document references more than {MAX_CONTEXTS} JSON-LD contexts")
-        for item in ctx if isinstance(ctx, list) else [ctx]:
-            if item is None:
-                if scoped:
-                    _hidden("a scoped context resets to null")
-            elif isinstance(item, str):
-                if item not in seen:
-                    seen.add(item)
-                    remote = loader.get(item)
-                    if isinstance(remote, dict) and "@context" in remote:
-                        scan_context(remote["@context"], scoped)
-            elif isinstance(item, dict):
-                if "@vocab" in item and item["@vocab"] is None:
-                    _hidden("a context sets @vocab to null")
-                for term, definition in item.items():
-                    if term.startswith("@"):
-                        continue
-                    if definition is None or (
-                        isinstance(definition, dict)
-                        and "@id" in definition
-                        and definition["@id"] is None
-                        and "@reverse" not in definition
-                    ):
-                        _hidden(f"a context maps the term {term!r} to null")
-                    if isinstance(definition, dict) and "@context" in definition:
-                        scan_context(definition["@context"], True)
-
-    def scan(value: Any) -> None:
-        if isinstance(value, list):
-            for item in value:
-                scan(item)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if key == "@context":
-                    scan_context(item, False)
-                else:
-                    scan(item)
-
-    scan(document)
-
-
-def _hidden(what: str) -> NoReturn:
-    raise DataLossError(
-        f"JSON-LD data loss cannot be ruled out: {what}, and the document needs the reference "
-        "processor (it uses @import or a type map), whose output cannot be checked for it"
-    )
+        document = self._loader.get(url)
+        if isinstance(document, dict) and "@context" in document:
+            document = {**document, "@context": _guard_context(document["@context"])}
+        return {"contextUrl": None, "documentUrl": url, "document": document}
 
 
 def _check_expanded(value: Any, path: str) -> None:

@@ -114,6 +114,7 @@ _ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$")
 # Characters an N-Quads IRIREF cannot hold: an IRI with one is not well-formed and would be
 # dropped by toRdf (or worse, make the canonical N-Quads ambiguous).
 _BAD_IRI_CHARS = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):")
 # Both tests at once (an absolute, well-formed IRI or a blank node identifier): the fast path.
 _GOOD_IRI = re.compile(r'^([A-Za-z][A-Za-z0-9+-.]*|_):[^\x00-\x20<>"{}|^`\\\s]*$')
 # The well-formed language tag test of jsonld.js (BCP47 section 2.2.9, loosely).
@@ -1309,8 +1310,8 @@ class _Engine:
         # 13.4.1
         if prop == "@reverse":
             raise _json_error("invalid reverse property map", f"keyword {key!r} at {self.where()}")
-        # 13.4.2
-        if keyword in result and keyword not in ("@included", "@type"):
+        # 13.4.2 (@reverse may already hold the values of reverse properties: they merge.)
+        if keyword in result and keyword not in ("@included", "@type", "@reverse"):
             raise _json_error("colliding keywords", f"{keyword} twice at {self.where()}")
         expanded: Any
         if keyword == "@id":
@@ -1429,7 +1430,7 @@ class _Engine:
         """A node identifier must be an absolute, well-formed IRI or a blank node identifier."""
         if _GOOD_IRI.match(iri) is not None:
             return
-        if not _is_absolute(iri):
+        if _SCHEME.match(iri) is None:
             self.loss(
                 f"the {what} {original!r} is a relative IRI reference (the base IRI is null)",
                 None,
