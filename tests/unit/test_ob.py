@@ -1012,3 +1012,12 @@ def test_undefined_term_probe_detects_undefined_terms() -> None:
 @given(ob_credentials(ISSUER))
 def test_generated_credentials_use_only_defined_terms(doc: dict[str, Any]) -> None:
     assert undefined_terms(doc) == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ob_credentials(ISSUER))
+def test_generated_credentials_canonicalize_without_data_loss(doc: dict[str, Any]) -> None:
+    from protocol.jsonld.canonicalize import canonicalize
+
+    nquads = canonicalize(doc, loader=default_loader())
+    assert "<https://purl.imsglobal.org/spec/vc/ob/vocab.html#achievement>" in nquads
