@@ -184,7 +184,7 @@ def nested_results(did: str) -> dict[str, Any]:
         "nested",
         "Résultats imbriqués",
         achievementType="Competency",
-        creditsAvailable=6,
+        creditsAvailable=6.0,  # JSON "6.0": JS reads the integer 6, both must canonicalize "6"
         resultDescription=descriptions,
     )
     return _base(

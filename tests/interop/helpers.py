@@ -91,8 +91,18 @@ class CliVerdict:
     reports: list[dict[str, Any]]
     proc: subprocess.CompletedProcess[str]
 
-    def __str__(self) -> str:
-        return describe(self.proc)
+    def explain(self) -> str:
+        """Exit code, the failed checks of each report, and stderr: for assertion messages."""
+        lines = [f"exit {self.returncode}"]
+        for report in self.reports:
+            lines.append(f"{report.get('source')}: verified={report.get('verified')}")
+            lines += [f"  {line}" for line in failed_checks(report)]
+            for index, sub in enumerate(report.get("credentials", [])):
+                lines += [f"  credential[{index}] {line}" for line in failed_checks(sub)]
+        if not self.reports:
+            lines.append(f"stdout:\n{self.proc.stdout}")
+        lines.append(f"stderr:\n{self.proc.stderr}")
+        return "\n".join(lines)
 
 
 def cli_verify(

@@ -114,7 +114,7 @@ def test_js_key_file_works_in_passeport(dbstack: DbStack, tmp_path: Path, form: 
     assert proof_value(by_passeport) == proof_value(by_js)
     assert dbstack.verify(by_passeport, now=NOW)["verified"]
     verdict = cli_verify([by_js, by_passeport], tmp_path)
-    assert verdict.returncode == 0, verdict
+    assert verdict.returncode == 0, verdict.explain()
     assert [r["verified"] for r in verdict.reports] == [True, True]
 
 
@@ -140,7 +140,7 @@ def test_js_signed_verifies_in_passeport(
 ) -> None:
     pair = signed_by_both(name)
     verdict = cli_verify([pair.js, pair.passeport], tmp_path)
-    assert verdict.returncode == 0, verdict
+    assert verdict.returncode == 0, verdict.explain()
     assert len(verdict.reports) == 2
     for report in verdict.reports:
         assert_report_shape(report)
@@ -183,7 +183,7 @@ def test_tampered_copies_fail_in_passeport(
         for how, tamper in TAMPERINGS.items()
     ]
     verdict = cli_verify([doc for _, _, doc in cases], tmp_path)
-    assert verdict.returncode == 1, verdict
+    assert verdict.returncode == 1, verdict.explain()
     assert len(verdict.reports) == len(cases)
     for (signer, how, _), report in zip(cases, verdict.reports, strict=True):
         assert_report_shape(report)
@@ -374,3 +374,19 @@ def test_generated_ob_credentials_interoperate(py_key: Any, dbstack: DbStack) ->
         assert proof_checks and all(c.status == "pass" for c in proof_checks), failed_checks(report)
 
     check()
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_js_signed_proof_as_a_one_element_set_verifies_both_sides(
+    name: str, py_key: Any, dbstack: DbStack
+) -> None:
+    """The OB 3.0 JSON Schema wants ``proof`` as an array, while jsonld-signatures writes one
+    proof as an object. The same proof written as a one-element set verifies on both sides."""
+    from protocol.verify import verify
+
+    credential = fixtures.credential(name, py_key.controller)
+    signed = dbstack.sign(credential, py_key.to_key_file(), created=CREATED)
+    as_set = dict(signed, proof=[signed["proof"]])
+    assert dbstack.verify(as_set, now=NOW)["verified"]
+    report = verify(as_set, now=parse_time(NOW))
+    assert report.verified, failed_checks(report)
