@@ -35,6 +35,12 @@ from hypothesis.strategies import DrawFn, SearchStrategy
 from protocol.ob import OB_CONTEXT_3_0_3, OB_EXTENSIONS_CONTEXT, VC_CONTEXT_V2
 
 __all__ = [
+    "ACCENTED_PHRASES",
+    "ALL_PHRASES",
+    "CJK_PHRASES",
+    "CONTROL_PHRASES",
+    "EMOJI_PHRASES",
+    "LANGUAGE_TAGS",
     "RTL_PHRASES",
     "achievements",
     "alignments",
