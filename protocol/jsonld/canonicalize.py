@@ -30,6 +30,7 @@ pyld is always called with ``documentLoader`` and ``base: None``; the process-wi
 
 from __future__ import annotations
 
+import re
 from typing import Any, NoReturn
 
 from pyld import jsonld
@@ -122,6 +123,8 @@ def _pyld_object(term: dict[str, Any]) -> str:
     value: str = term["value"]
     if term["type"] != "literal":
         return value
+    if not value.isascii() and re.search("[\ud800-\udfff]", value):
+        raise MalformedError(f"the string {value!r} holds a lone surrogate code point")
     if "language" in term:
         return literal(value, RDF_LANGSTRING, term["language"])
     return literal(value, term.get("datatype") or XSD_STRING)

@@ -113,10 +113,12 @@ _KEYWORD_FORM = re.compile(r"^@[a-zA-Z]+$")
 _ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$")
 # Characters an N-Quads IRIREF cannot hold: an IRI with one is not well-formed and would be
 # dropped by toRdf (or worse, make the canonical N-Quads ambiguous).
-_BAD_IRI_CHARS = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+_BAD_IRI_CHARS = re.compile('[\\x00-\\x20<>"{}|^`\\\\\ud800-\udfff]')
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):")
 # Both tests at once (an absolute, well-formed IRI or a blank node identifier): the fast path.
-_GOOD_IRI = re.compile(r'^([A-Za-z][A-Za-z0-9+-.]*|_):[^\x00-\x20<>"{}|^`\\\s]*$')
+_GOOD_IRI = re.compile('^([A-Za-z][A-Za-z0-9+-.]*|_):[^\\x00-\\x20<>"{}|^`\\\\\\s\ud800-\udfff]*$')
+# A lone surrogate (from a JSON "\ud800" escape) has no UTF-8 form: no N-Quads can carry it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # The well-formed language tag test of jsonld.js (BCP47 section 2.2.9, loosely).
 _LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*$")
 _UNSET: Any = object()  # marks an absent term-definition entry, distinct from JSON null
@@ -1704,7 +1706,10 @@ class _Engine:
                 f"(value {value!r})"
             )
         if datatype == "@json":
-            return literal(jcs(value), RDF_JSON)
+            text = jcs(value)
+            if not text.isascii() and _SURROGATE.search(text):
+                raise MalformedError("a JSON literal holds a lone surrogate code point")
+            return literal(text, RDF_JSON)
         if value is True or value is False:
             return literal("true" if value else "false", datatype or XSD_BOOLEAN)
         if isinstance(value, (int, float)):
@@ -1715,6 +1720,8 @@ class _Engine:
             return literal(str(int(value)), datatype or XSD_INTEGER)
         if not isinstance(value, str):
             raise _json_error("invalid value object value", f"{value!r}")
+        if not value.isascii() and _SURROGATE.search(value):
+            raise MalformedError(f"the string {value!r} holds a lone surrogate code point")
         language: str | None = item.get("@language")
         if language is not None:
             if not language_tag_ok(language):

@@ -847,6 +847,15 @@ def test_rtl_and_unicode_text_is_kept() -> None:
     assert_same_as_pyld(document, default_loader())
 
 
+def test_lone_surrogates_are_refused() -> None:
+    """A JSON "\\ud800" escape gives a string that no UTF-8 N-Quads can carry."""
+    with pytest.raises(MalformedError, match="surrogate"):
+        to_dataset(_credential(name="broken \ud800"), loader=default_loader())
+    with pytest.raises(MalformedError, match="surrogate"):
+        to_dataset(_credential(_sd={"k": "\udc00"}), loader=default_loader())
+    _loss(_credential(id="urn:x:\ud800"), "well-formed")
+
+
 def test_unknown_context_url() -> None:
     with pytest.raises(DocumentLoaderError, match=re.escape("https://example.com/unknown-context")):
         to_dataset(
