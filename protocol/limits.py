@@ -45,3 +45,8 @@ MAX_STATUS_LIST_BITS = 16 * 1024 * 1024 * 8
 
 #: Clock skew tolerated when comparing validity dates and proof creation times, in seconds.
 MAX_CLOCK_SKEW_SECONDS = 300
+
+#: Most JSON Pointers in one ecdsa-sd-2023 mandatory or selective pointer list. Each pointer
+#: costs a walk of the document and a JSON-LD conversion of the selection it grows, so a base
+#: proof read from an untrusted holder copy cannot ask for unbounded work.
+MAX_SD_POINTERS = 1024

@@ -17,6 +17,7 @@ from ..errors import InvalidProof, MalformedError, UnsupportedError
 from ..jsonld.canonicalize import canonicalize
 from ..jsonld.loader import StaticDocumentLoader
 from ..keys import KeyPair, PublicKey
+from .ecdsa_sd_2023 import EcdsaSd2023
 
 __all__ = [
     "SIGNING_SUITES",
@@ -187,6 +188,7 @@ SUITES: dict[tuple[str, str | None], Cryptosuite] = {
     ("DataIntegrityProof", "eddsa-2022"): Eddsa2022,
     ("Ed25519Signature2020", None): Ed25519Signature2020,
     ("DataIntegrityProof", "ecdsa-rdfc-2019"): EcdsaRdfc2019,
+    ("DataIntegrityProof", "ecdsa-sd-2023"): EcdsaSd2023,  # verifies derived proofs only
 }
 
 #: Suites that may create proofs (verify-only aliases excluded).
