@@ -31,6 +31,7 @@ __all__ = ["ProofResult", "all_proofs", "sign", "verify_proofs"]
 CREDENTIALS_V2 = "https://www.w3.org/ns/credentials/v2"
 DATA_INTEGRITY_V2 = "https://w3id.org/security/data-integrity/v2"
 ED25519_2020_V1 = "https://w3id.org/security/suites/ed25519-2020/v1"
+OB_CONTEXT_PREFIX = "https://purl.imsglobal.org/spec/ob/v3p0/"
 PROOF_PURPOSES = frozenset(
     {
         "assertionMethod",
@@ -106,10 +107,13 @@ def sign(
     previous_proof: str | Sequence[str] | None = None,
     expires: datetime | None = None,
     loader: StaticDocumentLoader | None = None,
+    proof_as_array: bool | None = None,
 ) -> dict[str, Any]:
     """Add a proof to ``document`` and return the secured copy (DI 4.1 Add Proof, 4.2 sets/chains).
 
-    Existing proofs are kept (a proof set); ``previous_proof`` makes a proof chain.
+    Existing proofs are kept (a proof set); ``previous_proof`` makes a proof chain. A single
+    proof is written as an array when ``proof_as_array`` is true, or, by default, when the
+    document is an Open Badges credential (OB 3.0 serialisation: arrays even for one value).
     """
     if key.id is None:
         raise ValueError("the key pair needs a verification method id (KeyPair.id)")
@@ -156,7 +160,11 @@ def sign(
     proof_config = dict(options)
     proof_config["@context"] = secured["@context"]
     options["proofValue"] = cryptosuite.create_proof_value(unsecured, proof_config, key, loader)
-    if existing:
+    if proof_as_array is None:
+        proof_as_array = any(
+            isinstance(c, str) and c.startswith(OB_CONTEXT_PREFIX) for c in contexts
+        )
+    if existing or proof_as_array:
         secured["proof"] = [*existing, options]
     else:
         secured["proof"] = options

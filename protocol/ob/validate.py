@@ -118,8 +118,27 @@ def _credential_issues(document: object, base: str) -> list[Issue]:
     for path, endorsement in _endorsements(document, base):
         issues.extend(_vc_rules(endorsement, path, ob=True))
     if kind is not None:
-        issues.extend(_without_covered(schema_issues(document, kind, base=base), issues))
+        schema_view = _compaction_tolerant(document)
+        issues.extend(_without_covered(schema_issues(schema_view, kind, base=base), issues))
     return issues
+
+
+#: Members that JSON-LD compaction may leave as a single value although the 1EdTech schema wants
+#: an array (OB 3.0 "Serialization": such documents "MAY not pass" the canonical schema, and the
+#: 1EdTech validator reports them as warnings only). Digital Bazaar's stack writes a single proof
+#: as an object, so rejecting it would reject valid credentials.
+COMPACTION_TOLERANT = ("proof", "credentialSchema", "termsOfUse")
+
+
+def _compaction_tolerant(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    wrapped = {
+        name: [document[name]]
+        for name in COMPACTION_TOLERANT
+        if isinstance(document.get(name), Mapping)
+    }
+    if not wrapped:
+        return document
+    return {**document, **wrapped}
 
 
 def _vc_rules(doc: Mapping[str, Any], base: str, *, ob: bool) -> Iterator[Issue]:
