@@ -48,7 +48,7 @@ from protocol.errors import (
 )
 from protocol.jsonld.loader import StaticDocumentLoader
 from protocol.limits import MAX_CONTEXTS, MAX_JSON_DEPTH, MAX_QUADS
-from protocol.rdf import RDF_LANGSTRING, XSD_STRING, Quad, literal
+from protocol.rdf import RDF_LANGSTRING, XSD_STRING, Quad, escape_string, literal
 
 __all__ = [
     "Unsupported",
@@ -111,12 +111,14 @@ _GEN_DELIMS = frozenset(":/?#[]@")
 _KEYWORD_FORM = re.compile(r"^@[a-zA-Z]+$")
 # The absolute-IRI test of pyld and jsonld.js, kept identical for parity.
 _ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$")
-# Characters an N-Quads IRIREF cannot hold: an IRI with one is not well-formed and would be
-# dropped by toRdf (or worse, make the canonical N-Quads ambiguous).
-_BAD_IRI_CHARS = re.compile('[\\x00-\\x20<>"{}|^`\\\\\ud800-\udfff]')
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):")
-# Both tests at once (an absolute, well-formed IRI or a blank node identifier): the fast path.
-_GOOD_IRI = re.compile('^([A-Za-z][A-Za-z0-9+-.]*|_):[^\\x00-\\x20<>"{}|^`\\\\\\s\ud800-\udfff]*$')
+# A well-formed IRI (or blank node identifier) for toRdf: absolute, at most one fragment, and no
+# character that an N-Quads IRIREF cannot hold. Any other IRI would be dropped by toRdf (or,
+# worse, make the canonical N-Quads ambiguous).
+_GOOD_IRI = re.compile(
+    '^([A-Za-z][A-Za-z0-9+-.]*|_):[^#\\x00-\\x20<>"{}|^`\\\\\\s\ud800-\udfff]*'
+    '(#[^#\\x00-\\x20<>"{}|^`\\\\\\s\ud800-\udfff]*)?$'
+)
 # A lone surrogate (from a JSON "\ud800" escape) has no UTF-8 form: no N-Quads can carry it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # The well-formed language tag test of jsonld.js (BCP47 section 2.2.9, loosely).
@@ -331,8 +333,8 @@ def _is_absolute(iri: str) -> bool:
 
 
 def well_formed_iri(iri: str) -> bool:
-    """An absolute, N-Quads-safe IRI or a blank node identifier."""
-    return _ABSOLUTE_IRI.match(iri) is not None and _BAD_IRI_CHARS.search(iri) is None
+    """An absolute IRI that N-Quads can carry (one fragment at most), or a blank node label."""
+    return _GOOD_IRI.match(iri) is not None
 
 
 @lru_cache(maxsize=512)
@@ -513,7 +515,7 @@ class _Engine:
         raise DataLossError(f"JSON-LD data loss at {self.where(extra)}{named}: {what}")
 
     def count_context(self, key: Any) -> None:
-        """Enforce MAX_CONTEXTS over the distinct contexts a document applies."""
+        """Enforce MAX_CONTEXTS over the distinct contexts a document names or embeds."""
         if key not in self.contexts_seen:
             self.contexts_seen.add(key)
             if len(self.contexts_seen) > MAX_CONTEXTS:
@@ -787,6 +789,13 @@ class _Engine:
                 if container not in ("@set", "@index", None):
                     raise _json_error("invalid reverse property", f"term {term!r} container")
                 definition.container = frozenset(_as_list(container)) - {None}
+            # A property-valued index (step 20) applies to reverse properties too (W3C test
+            # expand/0131).
+            index = value.get("@index")
+            if index is not None:
+                if "@index" not in definition.container or not isinstance(index, str):
+                    raise _json_error("invalid term definition", f"term {term!r} @index")
+                definition.index = index
             definition.reverse = True
             self._store_term(active, term, definition, previous, override_protected, defined)
             return
@@ -1068,7 +1077,9 @@ class _Engine:
         """Apply the scoped context of a term definition."""
         scoped = definition.context
         ident = definition.context_ident
-        if ident not in self.contexts_seen:
+        # Scoped contexts of loader documents are finite, trusted and memoised: only those
+        # that the document brings itself count towards MAX_CONTEXTS.
+        if not definition.stable and ident not in self.contexts_seen:
             self.count_context(ident)
         if ident[0] == "obj" and isinstance(scoped, dict):
             # The memoised result, probed without the generic machinery: this is the hot path
@@ -1154,16 +1165,21 @@ class _Engine:
         """Expansion Algorithm step 14: the content of @nest entries joins the node."""
         for nest_key in sorted(nests):
             self.path.append(nest_key)
+            # Steps 3 and 8 again: the nesting key's own property-scoped context applies.
+            nest_def = active.terms.get(nest_key)
+            nest_ctx = active
+            if nest_def is not None and nest_def.context is not _UNSET:
+                nest_ctx = self.apply_scoped(active, nest_def, override_protected=True)
             for index, nested in enumerate(_as_list(element[nest_key])):
                 self.path.append(index)
-                if not isinstance(nested, dict) or any(k in active.value_keys for k in nested):
+                if not isinstance(nested, dict) or any(k in nest_ctx.value_keys for k in nested):
                     raise _json_error("invalid @nest value", f"at {self.where()}")
                 inner: list[str] = []
                 self.expand_entries(
-                    active, type_scoped, prop, nested, result, inner, input_type, depth + 1
+                    nest_ctx, type_scoped, prop, nested, result, inner, input_type, depth + 1
                 )
                 self.expand_nests(
-                    active, type_scoped, prop, nested, result, inner, input_type, depth + 1
+                    nest_ctx, type_scoped, prop, nested, result, inner, input_type, depth + 1
                 )
                 self.path.pop()
             self.path.pop()
@@ -1630,8 +1646,10 @@ class _Engine:
     def node_to_rdf(self, node: dict[str, Any], graph: str) -> str:
         """Emit a node object's triples into ``graph``; return its subject term.
 
-        Deserialize JSON-LD to RDF, https://www.w3.org/TR/json-ld11-api/#deserialize-json-ld-to-rdf-algorithm,
-        over the node as Node Map Generation would have flattened it.
+        Deserialize JSON-LD to RDF
+        (https://www.w3.org/TR/json-ld11-api/#deserialize-json-ld-to-rdf-algorithm) over the
+        node as Node Map Generation would have flattened it. Expansion already refused every
+        IRI that would not give a triple, so nothing is checked or skipped here.
         """
         node_id = node.get("@id")
         if node_id is None:
@@ -1640,24 +1658,18 @@ class _Engine:
             subject = self.blank(node_id)
         else:
             subject = node_id
-        emit = self.emit
+        quads = self.quads
         for key, values in node.items():
             if key[0] == "@":
                 if key == "@type":
                     for type_ in values:
                         if type_.startswith("_:"):
-                            emit(subject, RDF_TYPE, self.blank(type_), graph)
-                        elif well_formed_iri(type_):
-                            emit(subject, RDF_TYPE, type_, graph)
-                        else:
-                            raise DataLossError(
-                                f"JSON-LD data loss: the type {type_!r} of {subject} is not an "
-                                "absolute IRI (the base IRI is null)"
-                            )
+                            type_ = self.blank(type_)
+                        quads[(subject, RDF_TYPE, type_, graph)] = None
                 elif key == "@reverse":
                     for prop, items in values.items():
                         for item in items:
-                            emit(self.node_to_rdf(item, graph), prop, subject, graph)
+                            self.emit(self.node_to_rdf(item, graph), prop, subject, graph)
                 elif key == "@graph":
                     for inner in values:
                         self.node_to_rdf(inner, subject)
@@ -1665,8 +1677,17 @@ class _Engine:
                     for inner in values:
                         self.node_to_rdf(inner, graph)
                 continue
+            # Object to RDF Conversion for each value, inlined: this is the hot loop.
             for item in values:
-                emit(subject, key, self.object_to_rdf(item, graph), graph)
+                if "@value" in item:
+                    obj = self.literal_to_rdf(item)
+                elif "@list" in item:
+                    obj = self.list_to_rdf(item["@list"], graph)
+                else:
+                    obj = self.node_to_rdf(item, graph)
+                quads[(subject, key, obj, graph)] = None
+        if len(quads) > MAX_QUADS:
+            raise CanonicalizationError(f"document produces more than {MAX_QUADS} RDF quads")
         return subject
 
     def object_to_rdf(self, item: dict[str, Any], graph: str) -> str:
@@ -1699,6 +1720,11 @@ class _Engine:
         more give canonical xsd:double (``1.1E0``); other numbers give xsd:integer.
         """
         value = item["@value"]
+        if len(item) == 1 and type(value) is str:
+            # The common case: a plain string.
+            if not value.isascii() and _SURROGATE.search(value):
+                raise MalformedError(f"the string {value!r} holds a lone surrogate code point")
+            return '"' + escape_string(value) + '"'
         datatype: str | None = item.get("@type")
         if "@direction" in item:
             raise DataLossError(

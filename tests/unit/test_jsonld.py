@@ -341,6 +341,14 @@ FEATURES: dict[str, Any] = {
         "@id": "http://a.example/",
         "meta": {"p": 1, "q": 2, "meta": {"r": 3}},
     },
+    "@nest with a property-scoped context": {
+        "@context": {
+            "@vocab": EX,
+            "nest": {"@id": "@nest", "@context": {"@vocab": "http://example.org/nest/"}},
+        },
+        "@id": "http://a.example/",
+        "nest": {"property": "in /nest"},
+    },
     "@reverse": {
         "@context": {"@vocab": EX, "ex": EX, "parent": {"@reverse": "ex:child"}},
         "@id": "http://a.example/",
@@ -814,6 +822,10 @@ def test_blank_node_predicate() -> None:
 def test_ill_formed_iri() -> None:
     _loss(_credential(id="https://example.com/a b"), "well-formed")
     _loss(_credential(id="https://example.com/<x>"), "well-formed")
+
+
+def test_iri_with_two_fragments() -> None:
+    _loss(_credential(id="https://example.com/a#b#c"), "well-formed")
 
 
 def test_direction_is_refused() -> None:
