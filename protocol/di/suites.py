@@ -71,9 +71,10 @@ def _rdfc_hash_data(
     # https://www.w3.org/TR/vc-di-eddsa/#transformation-eddsa-rdfc-2022 (canonicalise the document),
     # #proof-configuration-eddsa-rdfc-2022 (canonicalise the proof options) and
     # #hashing-eddsa-rdfc-2022: hashData = H(proof config) || H(document). ecdsa-rdfc-2019 is the
-    # same with SHA-384 for P-384 (https://www.w3.org/TR/vc-di-ecdsa/#hashing-ecdsa-rdfc-2019).
-    document_canon = canonicalize(unsecured, loader=loader)
-    proof_canon = canonicalize(proof_config, loader=loader)
+    # same with SHA-384 for P-384 (https://www.w3.org/TR/vc-di-ecdsa/#hashing-ecdsa-rdfc-2019),
+    # and then RDFC-1.0 itself hashes with SHA-384 too (the W3C P-384 vectors depend on it).
+    document_canon = canonicalize(unsecured, loader=loader, hash_name=hash_name)
+    proof_canon = canonicalize(proof_config, loader=loader, hash_name=hash_name)
     return (
         hashlib.new(hash_name, proof_canon.encode("utf-8")).digest()
         + hashlib.new(hash_name, document_canon.encode("utf-8")).digest()
