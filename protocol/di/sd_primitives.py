@@ -91,9 +91,12 @@ SKOLEM_SCHEME = "urn:bnid:"
 LabelMapFactory = Callable[[Mapping[str, str]], dict[str, str]]
 
 _RANDOM = re.compile(r"[A-Za-z0-9-]{1,64}\Z")
-_BLANK = re.compile(r"_:([^\s]+)")
-_SKOLEM = re.compile(r"<urn:bnid:([^>]+)>")
-_INDEX = re.compile(r"0|[1-9][0-9]*\Z")
+# A literal (kept as it is) or a blank node label / skolem IRI: the specification's regular
+# expressions would also rewrite "_:" inside literals.
+_LITERAL = r'("(?:[^"\\]|\\.)*")'
+_BLANK = re.compile(_LITERAL + r"|_:([^\s]+)")
+_SKOLEM = re.compile(_LITERAL + r"|<urn:bnid:([^>]+)>")
+_INDEX = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 _ESCAPES = re.compile(r"(?:[^~]|~[01])*\Z")
 
 
@@ -212,9 +215,11 @@ def relabel_blank_nodes(nquads: Iterable[str], label_map: Mapping[str, str]) -> 
     """relabelBlankNodes on N-Quad strings; a label missing from the map is an error."""
 
     def swap(match: re.Match[str]) -> str:
-        new = label_map.get(match.group(1))
+        if match.group(1) is not None:
+            return match.group(1)
+        new = label_map.get(match.group(2))
         if new is None:
-            raise MalformedError(f"blank node _:{match.group(1)} has no entry in the label map")
+            raise MalformedError(f"blank node _:{match.group(2)} has no entry in the label map")
         return "_:" + new
 
     return [_BLANK.sub(swap, line) for line in nquads]
@@ -230,14 +235,24 @@ def hash_mandatory_nquads(mandatory: Iterable[str]) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
+def _skolem_match(match: re.Match[str]) -> str:
+    literal = match.group(1)
+    return literal if literal is not None else f"<{SKOLEM_SCHEME}{match.group(2)}>"
+
+
+def _deskolem_match(match: re.Match[str]) -> str:
+    literal = match.group(1)
+    return literal if literal is not None else "_:" + match.group(2)
+
+
 def skolemize_nquads(nquads: Iterable[str]) -> list[str]:
     """skolemizeNQuads: every ``_:label`` becomes ``<urn:bnid:label>``."""
-    return [_BLANK.sub(r"<urn:bnid:\1>", line) if "_:" in line else line for line in nquads]
+    return [_BLANK.sub(_skolem_match, line) if "_:" in line else line for line in nquads]
 
 
 def deskolemize_nquads(nquads: Iterable[str]) -> list[str]:
     """deskolemizeNQuads: every ``<urn:bnid:label>`` becomes ``_:label``."""
-    return [_SKOLEM.sub(r"_:\1", line) if "<urn:bnid:" in line else line for line in nquads]
+    return [_SKOLEM.sub(_deskolem_match, line) if "<urn:bnid:" in line else line for line in nquads]
 
 
 def skolemize_expanded_jsonld(
