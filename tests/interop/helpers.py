@@ -154,6 +154,19 @@ def _proofs(document: dict[str, Any]) -> list[dict[str, Any]]:
     return proof if isinstance(proof, list) else [proof]
 
 
+def as_proof_set(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with its proof written as a set: Passeport writes OB proofs as arrays (OB 3.0
+    serialisation), jsonld-signatures writes one proof as an object; both mean the same."""
+    return dict(document, proof=_proofs(document))
+
+
+def only_proof(document: dict[str, Any]) -> dict[str, Any]:
+    """The single proof of a document, written as an object (JS) or a one-element set (OB)."""
+    proofs = _proofs(document)
+    assert len(proofs) == 1, proofs
+    return proofs[0]
+
+
 def tamper_proof_value(signed: dict[str, Any], byte: int = 17) -> dict[str, Any]:
     """A copy whose (last) proofValue has one signature byte flipped, still 64 bytes long."""
     copy_ = copy.deepcopy(signed)
