@@ -45,6 +45,7 @@ from protocol.jsonld import torrdf
 from protocol.jsonld.loader import StaticDocumentLoader
 from protocol.limits import MAX_CONTEXTS, MAX_JSON_DEPTH, MAX_QUADS
 from protocol.rdf import RDF_LANGSTRING, XSD_STRING, Quad, literal
+from protocol.rdfc import canonicalize as rdfc_canonicalize
 
 __all__ = ["SENTINEL_VOCAB", "canonicalize", "to_dataset"]
 
@@ -77,8 +78,6 @@ def canonicalize(document: Any, *, loader: StaticDocumentLoader, hash_name: str 
     ``hash_name`` is the hash RDFC-1.0 uses to label blank nodes (``"sha256"``, or
     ``"sha384"`` for ecdsa-rdfc-2019 with P-384).
     """
-    from protocol.rdfc import canonicalize as rdfc_canonicalize
-
     return rdfc_canonicalize(to_dataset(document, loader=loader), hash_name=hash_name).nquads
 
 
