@@ -25,10 +25,21 @@ Losslessness (Data Integrity, "Securing Data Losslessly"): wherever a JSON-LD pr
 silently drop data on the way to RDF, this engine raises :class:`DataLossError` naming the JSON
 path and the term. The cases are those of jsonld.js ``safe`` mode: undefined terms, relative
 IRIs, free-floating values, ``null`` ``@value``, ill-formed language tags, blank-node
-predicates and ``@direction`` (``rdfDirection`` is unset).
+predicates, terms reserved for future keywords and ``@direction`` (``rdfDirection`` is unset).
+IRIs that toRdf would skip as not well-formed (whitespace, angle brackets, quotes, braces,
+two fragments, lone surrogates) are refused too. A JSON ``null`` value still means "no value",
+as in JSON-LD.
 
-Features that the engine does not implement (``@import``) raise :class:`Unsupported`; the caller
-then falls back to pyld (see :mod:`protocol.jsonld.canonicalize`).
+Where pyld departs from the specification, this engine follows the specification and
+jsonld.js: a context's ``@base`` applies even though the document base is null, a
+property-valued index expands its property, and a string typed ``xsd:double`` keeps its
+lexical form.
+
+Features that the engine does not implement (``@import``, ``@container: @type``) raise
+:class:`Unsupported`; the caller then falls back to pyld (see
+:mod:`protocol.jsonld.canonicalize`). Checked against the W3C JSON-LD 1.1 toRdf and expand test
+suites (with a document base for the tests that need one): no failure outside those features,
+the JSON-LD 1.0-only tests and the tests of dropped data, which are refused.
 """
 
 from __future__ import annotations
