@@ -2,7 +2,7 @@
 
 Interface (implemented in this module):
 
-* ``to_dataset(document, *, loader) -> list[Quad]``: JSON-LD to RDF (``rdfDirection`` unset,
+* ``to_dataset(document, *, loader) -> list[Quad]``: JSON-LD to RDF (``rdfDirection`` i18n-datatype,
   ``produceGeneralizedRdf`` false, base IRI null). Raises ``DataLossError`` when a term or a
   relative IRI would be dropped, ``DocumentLoaderError`` for a context outside the loader,
   ``MalformedError`` for invalid JSON-LD.
@@ -55,7 +55,7 @@ SENTINEL_VOCAB = "urn:passeport:dataloss:"
 
 
 def to_dataset(document: Any, *, loader: StaticDocumentLoader) -> list[Quad]:
-    """The RDF dataset of a JSON-LD document, losslessly (base IRI null, rdfDirection unset).
+    """The RDF dataset of a JSON-LD document, losslessly (base IRI null, rdfDirection i18n-datatype).
 
     Blank nodes are labelled ``_:b0``, ``_:b1``, ...; RDFC-1.0 relabels them anyway.
 
@@ -99,7 +99,9 @@ def _pyld_dataset(document: Any, loader: StaticDocumentLoader) -> list[Quad]:
     # No sentinel IRI, relative IRI or other loss: the guarded expansion is the plain one.
     _check_expanded(expanded, "$")
     try:
-        dataset = jsonld.to_rdf(expanded, {"documentLoader": loader, "base": None})
+        dataset = jsonld.to_rdf(
+            expanded, {"documentLoader": loader, "base": None, "rdfDirection": "i18n-datatype"}
+        )
     except Exception as exc:
         raise _wrap(exc) from exc
     quads: dict[Quad, None] = {}
@@ -126,7 +128,11 @@ def _pyld_object(term: dict[str, Any]) -> str:
         raise MalformedError(f"the string {value!r} holds a lone surrogate code point")
     if "language" in term:
         return literal(value, RDF_LANGSTRING, term["language"])
-    return literal(value, term.get("datatype") or XSD_STRING)
+    datatype = term.get("datatype") or XSD_STRING
+    if datatype.startswith(torrdf.I18N_BASE):
+        # pyld keeps the language's case in the i18n datatype; JSON-LD 1.1 and jsonld.js lower it.
+        datatype = torrdf.i18n_datatype(*datatype[len(torrdf.I18N_BASE) :].rsplit("_", 1))
+    return literal(value, datatype)
 
 
 def _wrap(exc: BaseException) -> ProtocolError:
@@ -243,8 +249,6 @@ def _check_expanded(value: Any, path: str) -> None:
             for type_ in item if isinstance(item, list) else [item]:
                 if type_ != "@json":
                     _check_iri(type_, where, "@type")
-        elif key == "@direction":
-            _lost(where, None, "@direction is dropped when rdfDirection is unset")
         elif key == "@language":
             if isinstance(item, str) and not torrdf.language_tag_ok(item):
                 _lost(where, None, f"the language tag {item!r} is not well-formed")

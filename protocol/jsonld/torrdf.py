@@ -25,7 +25,7 @@ Losslessness (Data Integrity, "Securing Data Losslessly"): wherever a JSON-LD pr
 silently drop data on the way to RDF, this engine raises :class:`DataLossError` naming the JSON
 path and the term. The cases are those of jsonld.js ``safe`` mode: undefined terms, relative
 IRIs, free-floating values, ``null`` ``@value``, ill-formed language tags, blank-node
-predicates, terms reserved for future keywords and ``@direction`` (``rdfDirection`` is unset).
+predicates and terms reserved for future keywords. ``@direction`` maps to i18n datatypes.
 IRIs that toRdf would skip as not well-formed (whitespace, angle brackets, quotes, braces,
 two fragments, lone surrogates) are refused too. A JSON ``null`` value still means "no value",
 as in JSON-LD.
@@ -1737,11 +1737,13 @@ class _Engine:
                 raise MalformedError(f"the string {value!r} holds a lone surrogate code point")
             return '"' + escape_string(value) + '"'
         datatype: str | None = item.get("@type")
-        if "@direction" in item:
-            raise DataLossError(
-                "JSON-LD data loss: @direction is dropped when rdfDirection is unset "
-                f"(value {value!r})"
-            )
+        if "@direction" in item and isinstance(value, str):
+            # Object to RDF Conversion with rdfDirection "i18n-datatype", the mode Data Integrity
+            # cryptosuites use (jsonld.js, and VC 2.0 section 11.1): the language, lower-cased,
+            # and the direction become the datatype.
+            if not value.isascii() and _SURROGATE.search(value):
+                raise MalformedError(f"the string {value!r} holds a lone surrogate code point")
+            return literal(value, i18n_datatype(item.get("@language") or "", item["@direction"]))
         if datatype == "@json":
             text = jcs(value)
             if not text.isascii() and _SURROGATE.search(text):
@@ -1767,6 +1769,16 @@ class _Engine:
                 )
             return literal(value, RDF_LANGSTRING, language)
         return literal(value, datatype or XSD_STRING)
+
+
+#: Base of the datatypes that carry a literal's language and base direction (rdfDirection
+#: "i18n-datatype", https://www.w3.org/TR/json-ld11/#the-i18n-namespace).
+I18N_BASE = "https://www.w3.org/ns/i18n#"
+
+
+def i18n_datatype(language: str, direction: str) -> str:
+    """The i18n datatype IRI of a language (may be empty) and a direction (``ltr``/``rtl``)."""
+    return f"{I18N_BASE}{language.lower()}_{direction}"
 
 
 def _container_ok(items: frozenset[str]) -> bool:

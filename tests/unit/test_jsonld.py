@@ -828,8 +828,21 @@ def test_iri_with_two_fragments() -> None:
     _loss(_credential(id="https://example.com/a#b#c"), "well-formed")
 
 
-def test_direction_is_refused() -> None:
-    _loss(_credential(name={"@value": "مرحبا", "@direction": "rtl"}), "@direction")
+I18N = "https://www.w3.org/ns/i18n#"
+
+
+def test_direction_maps_to_an_i18n_datatype() -> None:
+    # rdfDirection "i18n-datatype", as Digital Bazaar's cryptosuites canonicalise (lower-cased
+    # language, then "_" and the direction).
+    quads = to_dataset(
+        _credential(name={"@value": "مرحبا", "@language": "AR-eg", "@direction": "rtl"}),
+        loader=default_loader(),
+    )
+    assert any(q[2] == f'"مرحبا"^^<{I18N}ar-eg_rtl>' for q in quads), quads
+    quads = to_dataset(
+        _credential(name={"@value": "abc", "@direction": "ltr"}), loader=default_loader()
+    )
+    assert any(q[2] == f'"abc"^^<{I18N}_ltr>' for q in quads), quads
 
 
 def test_ill_formed_language_tag() -> None:
@@ -1052,9 +1065,12 @@ def test_pyld_path_detects_undefined_types_in_type_maps() -> None:
         to_dataset(document, loader=default_loader())
 
 
-def test_pyld_path_refuses_direction(import_loader: StaticDocumentLoader) -> None:
-    with pytest.raises(DataLossError, match="@direction"):
-        to_dataset(_importing(name={"@value": "x", "@direction": "ltr"}), loader=import_loader)
+def test_pyld_path_maps_direction_like_the_fast_path(import_loader: StaticDocumentLoader) -> None:
+    quads = to_dataset(
+        _importing(name={"@value": "x", "@language": "EN", "@direction": "ltr"}),
+        loader=import_loader,
+    )
+    assert any(q[2] == f'"x"^^<{I18N}en_ltr>' for q in quads), quads
 
 
 def test_pyld_path_wraps_errors(import_loader: StaticDocumentLoader) -> None:
