@@ -23,7 +23,10 @@ def packaged_contexts() -> Mapping[str, Any]:
     """Every packaged context document, by URL (read once from the package data)."""
     base = resources.files("protocol.jsonld") / "contexts"
     manifest = json.loads((base / "MANIFEST.json").read_text("utf-8"))
-    docs = {url: json.loads((base / entry["file"]).read_text("utf-8")) for url, entry in manifest.items()}
+    docs = {
+        url: json.loads((base / entry["file"]).read_text("utf-8"))
+        for url, entry in manifest.items()
+    }
     return MappingProxyType(docs)
 
 
