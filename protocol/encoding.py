@@ -126,7 +126,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_json(data: bytes | str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
-    """Parse strict JSON (RFC 8259): no NaN/Infinity, no duplicate members, bounded size and depth."""
+    """Parse strict JSON (RFC 8259): no NaN/Infinity, no duplicate members, bounded size and
+    depth."""
     size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
     if size > max_bytes:
         raise MalformedError(f"document is {size} bytes, more than the limit of {max_bytes}")

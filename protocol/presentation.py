@@ -53,7 +53,9 @@ def sign_presentation(
     holder = presentation.get("holder")
     holder_id = holder.get("id") if isinstance(holder, Mapping) else holder
     if holder_id is not None and holder_id != key.controller:
-        raise ValueError(f"the presentation's holder is {holder_id}, the key belongs to {key.controller}")
+        raise ValueError(
+            f"the presentation's holder is {holder_id}, the key belongs to {key.controller}"
+        )
     return sign(
         presentation,
         key=key,

@@ -95,7 +95,8 @@ def serialize_nquads(quads: list[Quad]) -> str:
 
 # N-Quads parsing (used for the rdf-canon suite and for reading canonical forms back).
 _IRI = r"<((?:[^<>\"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*)>"
-_BNODE = r"(_:[A-Za-z0-9_\u00C0-\U000EFFFF](?:[A-Za-z0-9_\-.\u00B7\u00C0-\U000EFFFF]*[A-Za-z0-9_\-\u00B7\u00C0-\U000EFFFF])?)"
+_PN_CHARS = r"A-Za-z0-9_\-\u00B7\u00C0-\U000EFFFF"
+_BNODE = r"(_:[A-Za-z0-9_\u00C0-\U000EFFFF](?:[" + _PN_CHARS + ".]*[" + _PN_CHARS + "])?)"
 _LITERAL = r"(\"(?:[^\"\\\n\r]|\\.)*\")(?:\^\^" + _IRI + r"|@([a-zA-Z]+(?:-[a-zA-Z0-9]+)*))?"
 _QUAD = re.compile(
     r"^\s*(?:" + _IRI + "|" + _BNODE + r")\s*" + _IRI + r"\s*(?:" + _IRI + "|" + _BNODE + "|"

@@ -187,9 +187,7 @@ def _check_proofs(
                         f"not to the {signer_role} {signer}",
                     )
             else:
-                report.add(
-                    f"{label} {signer_role}", "fail", f"the document names no {signer_role}"
-                )
+                report.add(f"{label} {signer_role}", "fail", f"the document names no {signer_role}")
     return controllers
 
 
@@ -297,12 +295,16 @@ def verify_presentation(
     issues = validate_presentation(document)
     if issues:
         report.add(
-            "schema", "fail", "; ".join(f"{i.path}: {i.message}" if i.path else i.message for i in issues[:5])
+            "schema",
+            "fail",
+            "; ".join(f"{i.path}: {i.message}" if i.path else i.message for i in issues[:5]),
         )
     else:
         report.add("schema", "pass", "a well-formed verifiable presentation")
     if challenge is None:
-        report.add("challenge", "fail", "no expected challenge was given: replay cannot be ruled out")
+        report.add(
+            "challenge", "fail", "no expected challenge was given: replay cannot be ruled out"
+        )
     if _check_jsonld(report, document, loader):
         _check_proofs(
             report,
@@ -319,7 +321,9 @@ def verify_presentation(
     credentials = document.get("verifiableCredential", [])
     credentials = credentials if isinstance(credentials, list) else [credentials]
     if len(credentials) > MAX_CREDENTIALS_PER_PRESENTATION:
-        report.add("credentials", "fail", f"more than {MAX_CREDENTIALS_PER_PRESENTATION} credentials")
+        report.add(
+            "credentials", "fail", f"more than {MAX_CREDENTIALS_PER_PRESENTATION} credentials"
+        )
         return report
     for index, credential in enumerate(credentials):
         if not isinstance(credential, Mapping):

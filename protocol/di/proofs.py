@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -132,9 +132,9 @@ def sign(
             contexts.append(DATA_INTEGRITY_V2)
     elif ED25519_2020_V1 not in contexts:
         contexts.append(ED25519_2020_V1)
-    secured["@context"] = contexts if len(contexts) > 1 or isinstance(
-        document.get("@context"), list
-    ) else contexts[0]
+    secured["@context"] = (
+        contexts if len(contexts) > 1 or isinstance(document.get("@context"), list) else contexts[0]
+    )
 
     options: dict[str, Any] = {"type": cryptosuite.proof_type}
     if proof_id is not None:
@@ -237,9 +237,8 @@ def _verify_one(
             raise PurposeMismatch(
                 f"proof domain {proof['domain']!r} does not match the expected {domain!r}"
             )
-    if challenge is not None:
-        if proof.get("challenge") != challenge:
-            raise PurposeMismatch("proof challenge does not match the expected challenge")
+    if challenge is not None and proof.get("challenge") != challenge:
+        raise PurposeMismatch("proof challenge does not match the expected challenge")
     # Dates: created must be a dateTimeStamp not in the future; expires not passed.
     skew = timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
     if "created" in proof:
@@ -289,19 +288,18 @@ def verify_proofs(
     proofs = all_proofs(document)
     results: list[ProofResult] = []
     for index, proof in enumerate(proofs):
-        base = {
-            "index": index,
-            "type": proof.get("type") if isinstance(proof.get("type"), str) else None,
-            "cryptosuite": proof.get("cryptosuite")
-            if isinstance(proof.get("cryptosuite"), str)
-            else None,
-            "verification_method": proof.get("verificationMethod")
-            if isinstance(proof.get("verificationMethod"), str)
-            else None,
-            "purpose": proof.get("proofPurpose")
-            if isinstance(proof.get("proofPurpose"), str)
-            else None,
-        }
+
+        def text(member: str, proof: Mapping[str, Any] = proof) -> str | None:
+            value = proof.get(member)
+            return value if isinstance(value, str) else None
+
+        head = ProofResult(
+            index=index,
+            type=text("type"),
+            cryptosuite=text("cryptosuite"),
+            verification_method=text("verificationMethod"),
+            purpose=text("proofPurpose"),
+        )
         try:
             method = _verify_one(
                 document,
@@ -315,7 +313,7 @@ def verify_proofs(
                 loader=loader,
             )
         except ProtocolError as exc:
-            results.append(ProofResult(**base, error=exc))
+            results.append(replace(head, error=exc))
         else:
-            results.append(ProofResult(**base, controller=method.controller, method=method))
+            results.append(replace(head, controller=method.controller, method=method))
     return results

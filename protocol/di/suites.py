@@ -33,12 +33,20 @@ __all__ = [
 class Cryptosuite(Protocol):
     """What the generic proof algorithms need from a suite."""
 
-    #: ``type`` of the proofs this suite makes (``DataIntegrityProof`` or a legacy type).
-    proof_type: str
-    #: ``cryptosuite`` value (``None`` for legacy proof types, which have none).
-    cryptosuite: str | None
-    #: Key algorithm the suite requires.
-    algorithm: str
+    @property
+    def proof_type(self) -> str:
+        """``type`` of the proofs this suite makes (``DataIntegrityProof`` or a legacy type)."""
+        ...
+
+    @property
+    def cryptosuite(self) -> str | None:
+        """``cryptosuite`` value (``None`` for legacy proof types, which have none)."""
+        ...
+
+    @property
+    def algorithm(self) -> str:
+        """Key algorithm the suite requires."""
+        ...
 
     def create_proof_value(
         self,
@@ -156,7 +164,9 @@ class _EcdsaRdfcSuite:
     ) -> str:
         hash_name = self._hash_name(key.public)
         # Proof serialization: ECDSA over hashData (with the curve's hash), raw r || s, base58btc.
-        return base58btc_encode(key.sign(_rdfc_hash_data(unsecured, proof_config, loader, hash_name)))
+        return base58btc_encode(
+            key.sign(_rdfc_hash_data(unsecured, proof_config, loader, hash_name))
+        )
 
     def verify_proof_value(
         self,

@@ -55,7 +55,9 @@ SENTINEL_VOCAB = "urn:passeport:dataloss:"
 
 
 def to_dataset(document: Any, *, loader: StaticDocumentLoader) -> list[Quad]:
-    """The RDF dataset of a JSON-LD document, losslessly (base IRI null, rdfDirection i18n-datatype).
+    """The RDF dataset of a JSON-LD document, losslessly.
+
+    Base IRI null, rdfDirection i18n-datatype.
 
     Blank nodes are labelled ``_:b0``, ``_:b1``, ...; RDFC-1.0 relabels them anyway.
 

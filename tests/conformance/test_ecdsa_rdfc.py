@@ -23,9 +23,21 @@ NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 CASES = [
     ("ecdsa-rdfc-2019-p256", "ECDSAP256", "unsigned.json", "p256KeyPair.json", "sha256"),
-    ("ecdsa-rdfc-2019-p256/employ", "ECDSAP256", "employmentAuth.json", "p256KeyPair.json", "sha256"),
+    (
+        "ecdsa-rdfc-2019-p256/employ",
+        "ECDSAP256",
+        "employmentAuth.json",
+        "p256KeyPair.json",
+        "sha256",
+    ),
     ("ecdsa-rdfc-2019-p384", "ECDSAP384", "unsigned.json", "p384KeyPair.json", "sha384"),
-    ("ecdsa-rdfc-2019-p384/employ", "ECDSAP384", "employmentAuth.json", "p384KeyPair.json", "sha384"),
+    (
+        "ecdsa-rdfc-2019-p384/employ",
+        "ECDSAP384",
+        "employmentAuth.json",
+        "p384KeyPair.json",
+        "sha384",
+    ),
 ]
 
 

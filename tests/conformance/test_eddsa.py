@@ -81,7 +81,12 @@ def _multi_keys() -> dict[str, KeyPair]:
 
 @pytest.mark.parametrize(
     "name",
-    ["signedProofSet1.json", "signedProofSet2.json", "signedProofChain1.json", "signedProofChain2.json"],
+    [
+        "signedProofSet1.json",
+        "signedProofSet2.json",
+        "signedProofChain1.json",
+        "signedProofChain2.json",
+    ],
 )
 def test_proof_sets_and_chains_verify(name: str, test_loader: Any) -> None:
     document = load_vector("vc-di-eddsa", "proof-set-chain", name)
@@ -164,7 +169,10 @@ def test_open_badges_vector(test_loader: Any) -> None:
     assert hashlib.sha256(proof_canon.encode()).hexdigest() == data["proofHashHex"]
     assert key.sign(bytes.fromhex(data["dataToSignHex"])).hex() == data["signatureHex"]
     signed = sign(
-        unsigned, key=key, created=parse_datetime(data["proofOptions"]["created"]), loader=test_loader
+        unsigned,
+        key=key,
+        created=parse_datetime(data["proofOptions"]["created"]),
+        loader=test_loader,
     )
     assert _proofs(signed)[0]["proofValue"] == data["proofValue"]
     assert _proofs(signed) == _proofs(data["signedCredential"])
