@@ -690,6 +690,15 @@ class _Sparse(dict[int, Any]):
 _MISSING = object()
 
 
+def _json_copy(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars), several times faster than deepcopy."""
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    return value
+
+
 def _init_selection(source: Any) -> dict[str, Any]:
     # createInitialSelection: the non-blank id and the type of the source.
     selection: dict[str, Any] = {}
@@ -699,7 +708,7 @@ def _init_selection(source: Any) -> dict[str, Any]:
             selection["id"] = node_id
         node_type = source.get("type")
         if node_type is not None and node_type != "":
-            selection["type"] = copy.deepcopy(node_type)
+            selection["type"] = _json_copy(node_type)
     return selection
 
 
@@ -746,57 +755,85 @@ def _put(selected: Any, path: str | int, value: Any) -> None:
         selected[path] = value
 
 
-def _select_paths(
-    document: Any, pointer: str, paths: list[str | int], selection: dict[str, Any]
-) -> None:
-    # selectPaths. 1.-4. Start at the roots of the document and of the selection.
-    value: Any = document
-    selected_parent: Any = selection
-    selected_value: Any = selection
-    # 5. Walk the paths, building the selection on the way.
-    for path in paths:
-        selected_parent = selected_value
-        value = _child(value, path, pointer)
-        selected_value = _get(selected_parent, path)
-        if selected_value is _MISSING:
-            selected_value = _Sparse() if isinstance(value, list) else _init_selection(value)
-            _put(selected_parent, path, selected_value)
-    # 6. The selected value: a literal, a copy of an array, or the object merged over the
-    #    selection made so far (whose id and type it repeats).
-    if isinstance(value, list):
-        selected_value = copy.deepcopy(value)
-    elif isinstance(value, dict):
-        base = selected_value if isinstance(selected_value, dict) else {}
-        selected_value = {**base, **copy.deepcopy(value)}
-    else:
-        selected_value = value
-    # 7. Set it at the last path.
-    _put(selected_parent, paths[-1], selected_value)
+class _Selector:
+    """selectPaths over one selection document.
 
-
-def _dense(value: Any) -> Any:
-    if isinstance(value, _Sparse):
-        return [_dense(value[index]) for index in sorted(value)]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, dict | list):
-                value[key] = _dense(item)
-        return value
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, dict | list):
-                value[index] = _dense(item)
-        return value
-    return value
-
-
-def select_jsonld(document: Mapping[str, Any], pointers: Sequence[str]) -> dict[str, Any] | None:
-    """selectJsonLd: the part of a compact document that ``pointers`` select, or ``None``.
-
-    Every non-blank ``id`` and every ``type`` on the path of a pointer is kept; arrays that
-    pointers select elements of are made dense (in document order). The empty pointer selects
-    the whole document. A pointer that does not match raises :class:`MalformedError`.
+    With ``copy`` false, selected values are shared with the source document instead of
+    copied (the selection is only read, then dropped); a container shared that way is copied
+    (one level) before a later pointer writes into it, so the source is never modified.
     """
+
+    __slots__ = ("copy", "owned")
+
+    def __init__(self, copy: bool) -> None:
+        self.copy = copy
+        self.owned: set[int] = set()
+
+    def own(self, value: Any) -> Any:
+        self.owned.add(id(value))
+        return value
+
+    def select(
+        self, document: Any, pointer: str, paths: list[str | int], selection: dict[str, Any]
+    ) -> None:
+        # 1.-4. Start at the roots of the document and of the selection.
+        value: Any = document
+        selected_parent: Any = selection
+        selected_value: Any = selection
+        # 5. Walk the paths, building the selection on the way.
+        for path in paths:
+            selected_parent = selected_value
+            value = _child(value, path, pointer)
+            selected_value = _get(selected_parent, path)
+            if selected_value is _MISSING:
+                selected_value = self.own(
+                    _Sparse() if isinstance(value, list) else _init_selection(value)
+                )
+                _put(selected_parent, path, selected_value)
+            elif (
+                not self.copy
+                and isinstance(selected_value, dict | list)
+                and id(selected_value) not in self.owned
+            ):
+                selected_value = self.own(
+                    dict(selected_value)
+                    if isinstance(selected_value, dict)
+                    else list(selected_value)
+                )
+                _put(selected_parent, path, selected_value)
+        # 6. The selected value: a literal, a copy of an array, or the object merged over the
+        #    selection made so far (whose id and type it repeats).
+        if isinstance(value, list):
+            selected_value = _json_copy(value) if self.copy else value
+        elif isinstance(value, dict):
+            base = selected_value if isinstance(selected_value, dict) else {}
+            merged = {**base, **(_json_copy(value) if self.copy else value)}
+            selected_value = self.own(merged)
+        else:
+            selected_value = value
+        # 7. Set it at the last path.
+        _put(selected_parent, paths[-1], selected_value)
+
+    def dense(self, value: Any) -> Any:
+        """Replace the sparse arrays by dense ones, in the containers this selection owns."""
+        if isinstance(value, _Sparse):
+            return [self.dense(value[index]) for index in sorted(value)]
+        if id(value) not in self.owned:
+            return value
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, dict | list):
+                    value[key] = self.dense(item)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, dict | list):
+                    value[index] = self.dense(item)
+        return value
+
+
+def _select(
+    document: Mapping[str, Any], pointers: Sequence[str], *, copy: bool
+) -> dict[str, Any] | None:
     if isinstance(pointers, str):
         raise TypeError("pointers must be a sequence of JSON pointers, not one string")
     if len(pointers) > MAX_SD_POINTERS:
@@ -805,19 +842,31 @@ def select_jsonld(document: Mapping[str, Any], pointers: Sequence[str]) -> dict[
     # 1. No pointers: nothing selected.
     if not parsed:
         return None
+    selector = _Selector(copy)
     # 2.-4. The initial selection of the root, with a copy of its @context.
-    selection: dict[str, Any] = {}
+    selection: dict[str, Any] = selector.own({})
     if "@context" in document:
-        selection["@context"] = copy.deepcopy(document["@context"])
+        selection["@context"] = _json_copy(document["@context"])
     selection.update(_init_selection(document))
     # 5. Apply each pointer.
     for pointer, paths in parsed:
         if not paths:
-            return copy.deepcopy(dict(document))
-        _select_paths(document, pointer, paths, selection)
+            return _json_copy(dict(document)) if copy else dict(document)
+        selector.select(document, pointer, paths, selection)
     # 6. Make the selected arrays dense.
-    dense: dict[str, Any] = _dense(selection)
+    dense: dict[str, Any] = selector.dense(selection)
     return dense
+
+
+def select_jsonld(document: Mapping[str, Any], pointers: Sequence[str]) -> dict[str, Any] | None:
+    """selectJsonLd: the part of a compact document that ``pointers`` select, or ``None``.
+
+    Every non-blank ``id`` and every ``type`` on the path of a pointer is kept; arrays that
+    pointers select elements of are made dense (in document order). The empty pointer selects
+    the whole document. A pointer that does not match raises :class:`MalformedError`. The
+    result shares nothing with ``document``.
+    """
+    return _select(document, pointers, copy=True)
 
 
 @dataclass(frozen=True)
@@ -886,6 +935,53 @@ class Grouped:
         return _deskolemized_lines(self.quads)
 
 
+def _match(
+    selected: list[Quad], label_map: Mapping[str, str], index_of: Mapping[str, int]
+) -> tuple[set[int], list[str]]:
+    """Indexes of the canonical N-Quads that the selected quads are, and the ones they are not."""
+    hits: set[int] = set()
+    unmatched: list[str] = []
+    for s, p, o, g in selected:
+        try:
+            line = serialize_quad(
+                (
+                    "_:" + label_map[s[2:]] if s.startswith("_:") else s,
+                    p,
+                    "_:" + label_map[o[2:]] if o.startswith("_:") else o,
+                    "_:" + label_map[g[2:]] if g.startswith("_:") else g,
+                )
+            )
+        except KeyError:
+            unmatched.append(serialize_quad((s, p, o, g)))
+            continue
+        index = index_of.get(line)
+        if index is None:
+            unmatched.append(line)
+        else:
+            hits.add(index)
+    return hits, unmatched
+
+
+def _union_of_earlier(
+    pointers: list[str], done: list[tuple[list[str], Group]]
+) -> tuple[list[Quad] | None, set[int], list[str]]:
+    """The quads of a group whose pointers are two earlier groups' pointers end to end.
+
+    Selecting ``A + B`` merges the selections of ``A`` and ``B``; every merged object keeps its
+    (skolem) id, so its statements are the union of theirs, except where a list is selected in
+    part, which the earlier groups show as unmatched statements. Then this returns ``None``
+    and the group is selected afresh (as it always may be).
+    """
+    for first, (head, group_a) in enumerate(done):
+        if pointers[: len(head)] != head:
+            continue
+        for tail, group_b in done[first + 1 :]:
+            if head + tail == pointers and not group_a.unmatched and not group_b.unmatched:
+                quads = list(dict.fromkeys([*group_a.quads, *group_b.quads]))
+                return quads, set(group_a.matching) | set(group_b.matching), []
+    return None, set(), []
+
+
 def canonicalize_and_group(
     document: Mapping[str, Any],
     label_map_factory: LabelMapFactory,
@@ -909,30 +1005,14 @@ def canonicalize_and_group(
     label_map = labelled.label_map
     index_of = {line: index for index, line in enumerate(labelled.nquads)}
     groups: dict[str, Group] = {}
+    done: list[tuple[list[str], Group]] = []
     for name, pointers in group_definitions.items():
         # 4. selectCanonicalNQuads for the group's pointers.
-        selection = select_jsonld(skolemized.compact, pointers)
-        selected = [] if selection is None else _document_quads(selection, skolemized, loader)
-        hits: set[int] = set()
-        unmatched: list[str] = []
-        for s, p, o, g in selected:
-            try:
-                line = serialize_quad(
-                    (
-                        "_:" + label_map[s[2:]] if s.startswith("_:") else s,
-                        p,
-                        "_:" + label_map[o[2:]] if o.startswith("_:") else o,
-                        "_:" + label_map[g[2:]] if g.startswith("_:") else g,
-                    )
-                )
-            except KeyError:
-                unmatched.append(serialize_quad((s, p, o, g)))
-                continue
-            index = index_of.get(line)
-            if index is None:
-                unmatched.append(line)
-            else:
-                hits.add(index)
+        selected, hits, unmatched = _union_of_earlier(list(pointers), done)
+        if selected is None:
+            selection = _select(skolemized.compact, pointers, copy=False)
+            selected = [] if selection is None else _document_quads(selection, skolemized, loader)
+            hits, unmatched = _match(selected, label_map, index_of)
         # 5. Matching and non-matching canonical N-Quads, by index.
         matching: dict[int, str] = {}
         non_matching: dict[int, str] = {}
@@ -941,6 +1021,8 @@ def canonicalize_and_group(
                 matching[index] = line
             else:
                 non_matching[index] = line
-        groups[name] = Group(matching, non_matching, selected, unmatched)
+        group = Group(matching, non_matching, selected, unmatched)
+        groups[name] = group
+        done.append((list(pointers), group))
     # 6. Groups, skolemized forms, deskolemized quads, label map and canonical N-Quads.
     return Grouped(groups, skolemized, quads, label_map, labelled.nquads)

@@ -28,7 +28,14 @@ from hypothesis import strategies as st
 
 from protocol.di import verify_proofs
 from protocol.di.ecdsa_sd_2023 import derive, sign_base, verify_base
-from protocol.di.sd_primitives import json_pointer_to_paths, select_jsonld
+from protocol.di.sd_cbor import parse_base_proof_value
+from protocol.di.sd_primitives import (
+    canonicalize_and_group,
+    create_hmac_id_label_map_function,
+    json_pointer_to_paths,
+    relabel_blank_nodes,
+    select_jsonld,
+)
 from protocol.did import Resolver, key_pair_as_did_key
 from protocol.encoding import b64url_encode
 from protocol.jsonld.loader import default_loader
@@ -170,6 +177,25 @@ def test_derived_credentials_verify_and_reveal_only_the_selection(
         assert validate(derived) == []
     unsigned = {k: v for k, v in derived.items() if k != "proof"}
     assert unsigned == select_jsonld(credential, [*mandatory, *selective])
+
+    # The combined group, which derive assembles from the mandatory and selective groups, is
+    # what selecting the combined pointers afresh gives.
+    parsed = parse_base_proof_value(signed["proof"]["proofValue"])
+    factory = create_hmac_id_label_map_function(parsed.hmac_key)
+    unsigned_base = {k: v for k, v in signed.items() if k != "proof"}
+    pointers = {"mandatory": mandatory, "selective": selective}
+    grouped = canonicalize_and_group(
+        unsigned_base, factory, {**pointers, "combined": [*mandatory, *selective]}, loader=LOADER
+    )
+    fresh = canonicalize_and_group(
+        unsigned_base, factory, {"combined": [*mandatory, *selective]}, loader=LOADER
+    )
+    assert grouped.groups["combined"].matching == fresh.groups["combined"].matching
+    # (blank node labels differ between runs: compare the statements under their HMAC labels)
+    assert sorted(
+        relabel_blank_nodes(grouped.groups["combined"].deskolemized_nquads, grouped.label_map)
+    ) == sorted(relabel_blank_nodes(fresh.groups["combined"].deskolemized_nquads, fresh.label_map))
+    assert grouped.nquads == fresh.nquads
 
     # No undisclosed value appears anywhere in it, proof included.
     disclosed = _disclosed(credential, [*mandatory, *selective])
