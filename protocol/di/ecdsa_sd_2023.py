@@ -20,7 +20,6 @@ reproducible byte for byte from the same inputs.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
@@ -53,6 +52,7 @@ from .sd_primitives import (
     create_hmac_id_label_map_function,
     create_label_map_function,
     hash_mandatory_nquads,
+    json_copy,
     label_replacement_canonicalize_jsonld,
     select_jsonld,
 )
@@ -223,7 +223,7 @@ def serialize_base(hash_data: HashData, *, key: KeyPair, proof_key: KeyPair) -> 
 
 
 def _with_context(document: Mapping[str, Any]) -> dict[str, Any]:
-    secured = copy.deepcopy(dict(document))
+    secured: dict[str, Any] = json_copy(dict(document))
     context = secured.get("@context")
     if context is None:
         raise MalformedError("document has no @context")

@@ -70,6 +70,7 @@ __all__ = [
     "create_label_map_function",
     "deskolemize_nquads",
     "hash_mandatory_nquads",
+    "json_copy",
     "json_pointer_to_paths",
     "label_replacement_canonicalize_jsonld",
     "label_replacement_canonicalize_nquads",
@@ -690,12 +691,12 @@ class _Sparse(dict[int, Any]):
 _MISSING = object()
 
 
-def _json_copy(value: Any) -> Any:
+def json_copy(value: Any) -> Any:
     """A deep copy of JSON data (dicts, lists, scalars), several times faster than deepcopy."""
     if isinstance(value, dict):
-        return {key: _json_copy(item) for key, item in value.items()}
+        return {key: json_copy(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_json_copy(item) for item in value]
+        return [json_copy(item) for item in value]
     return value
 
 
@@ -708,7 +709,7 @@ def _init_selection(source: Any) -> dict[str, Any]:
             selection["id"] = node_id
         node_type = source.get("type")
         if node_type is not None and node_type != "":
-            selection["type"] = _json_copy(node_type)
+            selection["type"] = json_copy(node_type)
     return selection
 
 
@@ -804,10 +805,10 @@ class _Selector:
         # 6. The selected value: a literal, a copy of an array, or the object merged over the
         #    selection made so far (whose id and type it repeats).
         if isinstance(value, list):
-            selected_value = _json_copy(value) if self.copy else value
+            selected_value = json_copy(value) if self.copy else value
         elif isinstance(value, dict):
             base = selected_value if isinstance(selected_value, dict) else {}
-            merged = {**base, **(_json_copy(value) if self.copy else value)}
+            merged = {**base, **(json_copy(value) if self.copy else value)}
             selected_value = self.own(merged)
         else:
             selected_value = value
@@ -846,12 +847,12 @@ def _select(
     # 2.-4. The initial selection of the root, with a copy of its @context.
     selection: dict[str, Any] = selector.own({})
     if "@context" in document:
-        selection["@context"] = _json_copy(document["@context"])
+        selection["@context"] = json_copy(document["@context"])
     selection.update(_init_selection(document))
     # 5. Apply each pointer.
     for pointer, paths in parsed:
         if not paths:
-            return _json_copy(dict(document)) if copy else dict(document)
+            return json_copy(dict(document)) if copy else dict(document)
         selector.select(document, pointer, paths, selection)
     # 6. Make the selected arrays dense.
     dense: dict[str, Any] = selector.dense(selection)
