@@ -53,6 +53,7 @@ from protocol.di.sd_cbor import (
     serialize_derived_proof_value,
 )
 from protocol.di.sd_primitives import (
+    canonicalize_and_group,
     create_hmac_id_label_map_function,
     deskolemize_nquads,
     json_pointer_to_paths,
@@ -896,6 +897,10 @@ def test_reference_path_for_blank_node_ids(test_loader: Any) -> None:
     document = copy.deepcopy(_input_document("prc"))
     document["issuer"] = key.controller
     document["credentialSubject"]["id"] = "_:subject"
+    grouped = canonicalize_and_group(
+        document, create_hmac_id_label_map_function(bytes(32)), {}, loader=test_loader
+    )
+    assert grouped.skolemized.reference
     signed = sign_base(
         document, key=key, created=NOW, mandatory_pointers=["/issuer"], loader=test_loader
     )
@@ -917,3 +922,37 @@ def test_skolem_iris_in_documents_are_refused(test_loader: Any) -> None:
         sign_base(
             document, key=key, created=NOW, mandatory_pointers=["/issuer"], loader=test_loader
         )
+
+
+def test_reference_path_for_json_literals() -> None:
+    """A term typed @json (VC 2.0 jsonSchema) holds a JSON literal, not a node object: the
+    document takes the reference path (expand, skolemize, compact), and every selection of it
+    verifies."""
+    from protocol.did import key_pair_as_did_key
+    from protocol.jsonld.loader import default_loader
+
+    loader = default_loader()
+    key = key_pair_as_did_key(_keys("did:key:x#y")[0])
+    document = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential", "JsonSchemaCredential"],
+        "issuer": key.controller,
+        "validFrom": "2025-01-01T00:00:00Z",
+        "credentialSubject": {
+            "id": "https://example.com/schemas/email.json",
+            "type": "JsonSchema",
+            "jsonSchema": {"type": "object", "properties": {"id": {"type": "string"}}},
+        },
+    }
+    grouped = canonicalize_and_group(
+        document, create_hmac_id_label_map_function(bytes(32)), {}, loader=loader
+    )
+    assert grouped.skolemized.reference
+    signed = sign_base(
+        document, key=key, created=NOW, mandatory_pointers=["/issuer"], loader=loader
+    )
+    verify_base(signed, resolver=Resolver(), loader=loader)
+    for pointers in ([], ["/credentialSubject/jsonSchema"], ["/credentialSubject"]):
+        derived = derive(signed, selective_pointers=pointers, loader=loader)
+        assert _verified(derived, loader) == [(True, None)], pointers
+    assert derived["credentialSubject"] == document["credentialSubject"]
