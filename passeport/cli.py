@@ -132,10 +132,101 @@ def cmd_sign(args: argparse.Namespace) -> int:
         )
     created = _parse_time(args.created, "--created") if args.created else datetime.now(UTC)
     try:
-        signed = sign(document, key=pair, suite=args.suite, created=created)
+        if args.suite == "ecdsa-sd-2023":
+            from protocol.di.ecdsa_sd_2023 import sign_base
+            from protocol.ob.disclosure import mandatory_pointers
+
+            pointers = (
+                _pointers(args.mandatory, "--mandatory")
+                if args.mandatory is not None
+                else mandatory_pointers(document)
+            )
+            signed = sign_base(document, key=pair, created=created, mandatory_pointers=pointers)
+        else:
+            if args.mandatory is not None:
+                raise CliError("--mandatory only applies to --suite ecdsa-sd-2023")
+            signed = sign(document, key=pair, suite=args.suite, created=created)
     except ProtocolError as exc:
         raise CliError(f"{label}: {exc.message}") from None
-    sys.stdout.write(json.dumps(signed, indent=2, ensure_ascii=False) + "\n")
+    _print_json(signed)
+    return EXIT_OK
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def _pointers(text: str, option: str) -> list[str]:
+    """Comma-separated JSON Pointers (an empty string means none)."""
+    pointers = [p.strip() for p in text.split(",") if p.strip()]
+    for pointer in pointers:
+        if not pointer.startswith("/"):
+            raise CliError(f"{option}: {pointer!r} is not a JSON Pointer (it must start with '/')")
+    return pointers
+
+
+def _has_base_proof(document: Any) -> bool:
+    from protocol.di import all_proofs
+
+    try:
+        proofs = all_proofs(document)
+    except ProtocolError:
+        return False
+    return any(
+        p.get("cryptosuite") == "ecdsa-sd-2023"
+        and isinstance(p.get("proofValue"), str)
+        and p["proofValue"].startswith("u2V0A")
+        for p in proofs
+    )
+
+
+def _derive(label: str, document: Any, reveal: list[str]) -> Any:
+    from protocol.di.ecdsa_sd_2023 import derive
+
+    try:
+        return derive(document, selective_pointers=reveal)
+    except ProtocolError as exc:
+        raise CliError(f"{label}: {exc.message}") from None
+
+
+def cmd_derive(args: argparse.Namespace) -> int:
+    label, document = _read_input(args.input)
+    if not isinstance(document, dict) or not _has_base_proof(document):
+        raise CliError(
+            f"{label}: the credential carries no ecdsa-sd-2023 base proof to derive from"
+        )
+    _print_json(_derive(label, document, _pointers(args.reveal, "--reveal")))
+    return EXIT_OK
+
+
+def cmd_present(args: argparse.Namespace) -> int:
+    from protocol.presentation import build_presentation, sign_presentation
+
+    pair = _load_key(args.key)
+    reveal = _pointers(args.reveal, "--reveal") if args.reveal is not None else []
+    credentials = []
+    for name in args.credentials:
+        label, document = _read_input(name)
+        if not isinstance(document, dict):
+            raise CliError(f"{label}: a credential is a JSON object")
+        if _has_base_proof(document):
+            # A base proof is for the holder only: present a derived disclosure instead.
+            document = _derive(label, document, reveal)
+        credentials.append(document)
+    created = datetime.now(UTC)
+    try:
+        presentation = sign_presentation(
+            build_presentation(holder=pair.controller, credentials=credentials),
+            key=pair,
+            challenge=args.challenge,
+            domain=args.domain,
+            created=created,
+        )
+    except ProtocolError as exc:
+        raise CliError(exc.message) from None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    _print_json(presentation)
     return EXIT_OK
 
 
@@ -228,10 +319,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     sign = sub.add_parser("sign", help="sign a credential with its issuer's key")
     sign.add_argument("--key", required=True, help="Multikey key file of the issuer")
-    sign.add_argument("--suite", default="eddsa-rdfc-2022", help="cryptosuite (eddsa-rdfc-2022)")
+    sign.add_argument(
+        "--suite",
+        default="eddsa-rdfc-2022",
+        choices=["eddsa-rdfc-2022", "ecdsa-rdfc-2019", "ecdsa-sd-2023", "Ed25519Signature2020"],
+        help="cryptosuite (default eddsa-rdfc-2022; ecdsa-* need a P-256 key)",
+    )
+    sign.add_argument(
+        "--mandatory",
+        metavar="POINTERS",
+        help="ecdsa-sd-2023: comma-separated JSON Pointers always disclosed "
+        "(default: the Open Badges disclosure profile)",
+    )
     sign.add_argument("--created", help="proof creation time (default: now)")
     sign.add_argument("input", nargs="?", default="-", help="credential file, or - for stdin")
     sign.set_defaults(func=cmd_sign)
+
+    derive = sub.add_parser("derive", help="derive a selective disclosure (ecdsa-sd-2023)")
+    derive.add_argument(
+        "--reveal",
+        required=True,
+        metavar="POINTERS",
+        help="comma-separated JSON Pointers to disclose",
+    )
+    derive.add_argument("input", nargs="?", default="-", help="credential with a base proof, or -")
+    derive.set_defaults(func=cmd_derive)
+
+    present = sub.add_parser("present", help="sign a presentation of credentials as their holder")
+    present.add_argument("--key", required=True, help="the holder's key file")
+    present.add_argument("--challenge", required=True, help="the verifier's challenge")
+    present.add_argument("--domain", required=True, help="the verifier's domain")
+    present.add_argument(
+        "--reveal",
+        metavar="POINTERS",
+        help="for credentials with an ecdsa-sd-2023 base proof: JSON Pointers to disclose",
+    )
+    present.add_argument("credentials", nargs="+", metavar="CREDENTIAL")
+    present.set_defaults(func=cmd_present)
 
     verify = sub.add_parser("verify", help="verify credentials and presentations offline")
     verify.add_argument("--json", action="store_true", help="print structured reports")
