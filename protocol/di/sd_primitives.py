@@ -371,7 +371,6 @@ class _Profile:
 
     risky: set[str] = field(default_factory=set)
     id_ok: bool = False
-    type_ok: bool = True
     obstacle: str | None = None
 
 
@@ -402,13 +401,10 @@ def _scan_context(
                     continue
                 target = definition.get("@id") if isinstance(definition, dict) else definition
                 if term in ("id", "type"):
-                    if target == "@" + term:
-                        if term == "id":
-                            profile.id_ok = True
-                    else:
+                    if target != "@" + term:
                         profile.obstacle = f"a context does not define {term!r} as @{term}"
-                        if term == "type":
-                            profile.type_ok = False
+                    elif term == "id":
+                        profile.id_ok = True
                     continue
                 if isinstance(target, str) and target.startswith("@"):
                     profile.risky.add(term)  # a keyword alias
