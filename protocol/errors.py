@@ -20,6 +20,10 @@ __all__ = [
     "ProtocolError",
     "PurposeMismatch",
     "SchemaError",
+    "StatusListLengthError",
+    "StatusRangeError",
+    "StatusRetrievalError",
+    "StatusVerificationError",
     "UnsupportedError",
     "VerificationError",
 ]
@@ -93,3 +97,32 @@ class KeyResolutionError(VerificationError):
     """A verification method could not be resolved, or does not belong to the signer."""
 
     code = "KEY_RESOLUTION_ERROR"
+
+
+class StatusVerificationError(VerificationError):
+    """A status list credential cannot be trusted for an entry: unsigned or badly signed, signed
+    by someone other than its issuer, not the list the entry names, or without the entry's
+    purpose (Bitstring Status List 3.2, STATUS_VERIFICATION_ERROR)."""
+
+    code = "STATUS_VERIFICATION_ERROR"
+
+
+class StatusRetrievalError(VerificationError):
+    """No usable status list is at hand: it was not provided, it is outside its validity period,
+    or it is older than the verifier accepts (BSL 3.2, STATUS_RETRIEVAL_ERROR). The status is
+    unknown, never "not revoked"."""
+
+    code = "STATUS_RETRIEVAL_ERROR"
+
+
+class StatusListLengthError(VerificationError):
+    """A status list holds fewer entries than the minimum that gives holders group privacy
+    (BSL 3.2, STATUS_LIST_LENGTH_ERROR)."""
+
+    code = "STATUS_LIST_LENGTH_ERROR"
+
+
+class StatusRangeError(VerificationError):
+    """A status list index lies outside its list (VC 2.0 RANGE_ERROR, used by BSL 3.2)."""
+
+    code = "RANGE_ERROR"

@@ -43,6 +43,19 @@ MAX_MULTIBASE_CHARS = 64 * 1024
 #: Largest Bitstring Status List accepted, in bits (decompressed), to stop gzip bombs.
 MAX_STATUS_LIST_BITS = 16 * 1024 * 1024 * 8
 
+#: Fewest entries a Bitstring Status List may hold, in entries (bits / statusSize). BSL 3.2 sets
+#: 131,072 (16 KB at one bit per entry) for group privacy; an ecosystem may lower it, so the
+#: status functions take it as a parameter that defaults to this value.
+MIN_STATUS_LIST_ENTRIES = 131_072
+
+#: Largest ``statusSize`` accepted, in bits per entry. An entry of n bits needs 2**n
+#: ``statusMessage`` items, so this bounds the message list a credential can ask us to check.
+MAX_STATUS_SIZE_BITS = 16
+
+#: Most entries in one ``credentialStatus`` array (VC 2.0 allows a list), so a credential cannot
+#: ask for unbounded status checks.
+MAX_STATUS_ENTRIES = 16
+
 #: Clock skew tolerated when comparing validity dates and proof creation times, in seconds.
 MAX_CLOCK_SKEW_SECONDS = 300
 
