@@ -16,23 +16,32 @@ The specification skolemizes a compact document by expanding it, giving every no
 through pyld). Compaction is the slowest JSON-LD operation, so :func:`canonicalize_and_group`
 first tries to add the ``id`` members to the compact document directly. That is exact when every
 JSON object of the document that is not a value or list object is a node object, which holds
-when the document (a) uses no term that its contexts define with ``@type: @json``, a container
-other than ``@set``/``@list``, ``@reverse``, ``@nest`` or as a keyword alias other than
-``id``/``type``, (b) has no ``@context`` below its top level, (c) uses no keyword other than
+when the document (a) uses no term that its contexts (embedded ones included) define with
+``@type: @json``, a container other than ``@set``/``@list``, ``@reverse``, ``@nest`` or as a
+keyword alias other than ``id``/``type``, (b) has contexts that define ``id`` and ``type`` as
+``@id`` and ``@type`` only and use no ``@import``, (c) uses no keyword other than
 ``@id``, ``@type``, ``@index``, ``@value``, ``@language``, ``@list``, ``@set``, and (d) holds no
 blank node identifier (no string starting with ``_:``). Skolem identifiers are issued in the
 order of the reference path (keys in code point order, children before their parent), so both
 paths give the same labels. Any other document takes the reference path.
 
-RDF lists
----------
+The reference path inherits a weakness of JSON-LD compaction: a type IRI may come back as
+another term with the same IRI but without that type's scoped context (the OB 3.0 contexts
+define ``geo`` and ``GeoCoordinates`` that way), and the compacted document then loses terms
+that only the scoped context defined. Passeport then refuses it (``DataLossError``) rather
+than sign or derive something else.
 
-The nodes of an RDF list are blank nodes that no JSON object stands for, so no skolem
+RDF lists and graph containers
+------------------------------
+
+The nodes of an RDF list, and the name of the graph a ``@graph`` container makes (the ``proof``
+of an embedded endorsement), are blank nodes that no JSON object stands for, so no skolem
 identifier reaches them, and JSON-LD to RDF labels them afresh in every selection. Both paths
 therefore name each such node after the statement that links to it (subject, predicate, graph),
-which is the same in the whole document and in any selection that holds the whole list. A
-selection that holds part of a list describes another list, which was never signed: the
-ecdsa-sd-2023 functions refuse it.
+which is the same in the whole document and in any selection that holds the whole list or
+graph. A selection that holds part of a list describes another list, which was never signed:
+the ecdsa-sd-2023 functions refuse it. Two lists or graphs under the same subject and predicate
+(a proof set on an embedded credential, say) cannot be told apart and are refused.
 """
 
 from __future__ import annotations
@@ -361,7 +370,9 @@ def skolemize_compact_jsonld(
     return Skolemized(compact, skolemized, f"{SKOLEM_SCHEME}_{random}_", reference=True)
 
 
-_SAFE_CONTAINERS = frozenset({"@set", "@list"})
+#: Containers whose values are node objects (or arrays of them). A ``@graph`` container puts its
+#: node in a named graph whose (blank) name has no JSON object; it is named like a list node.
+_SAFE_CONTAINERS = frozenset({"@set", "@list", "@graph"})
 _FAST_KEYWORDS = frozenset({"@id", "@type", "@index", "@value", "@language", "@list", "@set"})
 
 
@@ -416,7 +427,9 @@ def _scan_context(
                     profile.risky.add(term)
                 container = definition.get("@container")
                 containers = container if isinstance(container, list) else [container]
-                if any(c is not None and c not in _SAFE_CONTAINERS for c in containers):
+                if any(c is not None and c not in _SAFE_CONTAINERS for c in containers) or (
+                    "@graph" in containers and "@list" in containers
+                ):
                     profile.risky.add(term)
                 if "@context" in definition:
                     _scan_context(definition["@context"], loader, profile, seen)
@@ -445,11 +458,12 @@ class _UseReferencePath(Exception):
 
 
 class _FastSkolemizer:
-    __slots__ = ("count", "prefix", "risky")
+    __slots__ = ("count", "loader", "prefix", "risky")
 
-    def __init__(self, prefix: str, risky: set[str]) -> None:
+    def __init__(self, prefix: str, risky: set[str], loader: StaticDocumentLoader) -> None:
         self.prefix = prefix
         self.risky = risky
+        self.loader = loader
         self.count = 0
 
     def value(self, value: Any, depth: int) -> Any:
@@ -475,7 +489,12 @@ class _FastSkolemizer:
         for key in sorted(obj):
             if key == "@context":
                 if not top:
-                    raise _UseReferencePath("embedded context")
+                    # An embedded context (an embedded credential, say): its terms join the
+                    # risky set for the rest of the walk, which is conservative.
+                    embedded = _profile_for(obj[key], self.loader)
+                    if embedded.obstacle is not None:
+                        raise _UseReferencePath(embedded.obstacle)
+                    self.risky = self.risky | embedded.risky
                 continue
             if key in risky or (key.startswith("@") and key not in _FAST_KEYWORDS):
                 raise _UseReferencePath(key)
@@ -511,7 +530,8 @@ def _skolemize(
     if profile.obstacle is None:
         prefix = f"{SKOLEM_SCHEME}_{random}_"
         try:
-            compact = _FastSkolemizer(prefix, profile.risky).node(dict(document), 0, top=True)
+            skolemizer = _FastSkolemizer(prefix, profile.risky, loader)
+            compact = skolemizer.node(dict(document), 0, top=True)
         except _UseReferencePath:
             pass
         else:
@@ -529,8 +549,9 @@ def _skolemize(
 
 
 def _name_fresh_blank_nodes(quads: list[Quad], prefix: str) -> list[Quad]:
-    """Name the blank nodes JSON-LD to RDF created (RDF list nodes) after the statement that
-    links to them, so that a selection names them as the whole document does."""
+    """Name the blank nodes that JSON-LD to RDF created (RDF list nodes, the names of the graphs
+    of ``@graph`` containers) after the statement that links to them, so that a selection names
+    them as the whole document does."""
     incoming: dict[str, list[Quad]] = {}
     fresh = False
     for quad in quads:
@@ -545,42 +566,51 @@ def _name_fresh_blank_nodes(quads: list[Quad], prefix: str) -> list[Quad]:
     label = prefix[len(SKOLEM_SCHEME) :]
     names: dict[str, str] = {}
     taken: dict[str, str] = {}
+    naming: set[str] = set()
 
     def name(node: str) -> str:
+        if node in naming:  # pragma: no cover - JSON trees cannot produce it
+            raise UnsupportedError("the document's blank nodes link to each other in a cycle")
+        naming.add(node)
+        # Walk up the chain of links (an rdf:rest chain may be long) to a named node.
         chain: list[str] = []
         current = node
         while current.startswith("_:") and current not in names:
             links = incoming.get(current)
-            if links is None or len(links) != 1 or links[0][3].startswith("_:"):
+            if links is None or len(links) != 1:
                 raise UnsupportedError(
-                    "the document has a blank node that is neither a JSON object nor an RDF "
-                    "list node with a single parent; ecdsa-sd-2023 cannot select it"
+                    "the document has a blank node that is neither a JSON object nor a node "
+                    "that one statement links to (an RDF list node, a graph name); "
+                    "ecdsa-sd-2023 cannot select it"
                 )
             chain.append(current)
             current = links[0][0]
             if len(chain) > len(quads):  # pragma: no cover - a cycle of fresh nodes
-                raise UnsupportedError("the document's RDF lists form a cycle")
+                raise UnsupportedError("the document's blank nodes link to each other in a cycle")
         parent = names.get(current, current)
         for blank in reversed(chain):
             _, predicate, _, graph = incoming[blank][0]
+            if graph.startswith("_:"):
+                graph = names.get(graph) or name(graph)
             digest = hashlib.sha256(f"{parent}\x00{predicate}\x00{graph}".encode()).hexdigest()
             parent = f"{SKOLEM_SCHEME}{label}l{digest[:32]}"
             if taken.setdefault(parent, blank) != blank:
                 raise UnsupportedError(
-                    "two RDF lists hang from the same subject and predicate; ecdsa-sd-2023 "
-                    "cannot tell their selections apart"
+                    "two RDF lists or graphs hang from the same subject and predicate; "
+                    "ecdsa-sd-2023 cannot tell their selections apart"
                 )
             names[blank] = parent
+        naming.discard(node)
         return parent
 
     out: list[Quad] = []
     for s, p, o, g in quads:
         if s.startswith("_:"):
-            s = name(s)
+            s = names.get(s) or name(s)
         if o.startswith("_:"):
-            o = name(o)
+            o = names.get(o) or name(o)
         if g.startswith("_:"):
-            g = name(g)
+            g = names.get(g) or name(g)
         out.append((s, p, o, g))
     return out
 

@@ -956,3 +956,29 @@ def test_reference_path_for_json_literals() -> None:
         derived = derive(signed, selective_pointers=pointers, loader=loader)
         assert _verified(derived, loader) == [(True, None)], pointers
     assert derived["credentialSubject"] == document["credentialSubject"]
+
+
+def test_embedded_proof_graphs(test_loader: Any) -> None:
+    """An embedded endorsement's proof lives in a named graph (a @graph container): its blank
+    graph name is named after the statement linking it, so the endorsement is disclosable; two
+    proofs under one endorsement cannot be told apart and are refused."""
+    from protocol.did import key_pair_as_did_key
+    from protocol.errors import UnsupportedError
+
+    key = key_pair_as_did_key(_keys("did:key:x#y")[0])
+    credential = {
+        k: v for k, v in load_vector("ob3-examples", "complete.json").items() if k != "proof"
+    }
+    signed = sign_base(
+        credential, key=key, created=NOW, mandatory_pointers=["/issuer"], loader=test_loader
+    )
+    for pointers in (["/endorsement/0"], ["/endorsement/0/proof/0/type"], []):
+        derived = derive(signed, selective_pointers=pointers, loader=test_loader)
+        assert _verified(derived, test_loader) == [(True, None)], pointers
+    endorsement = credential["endorsement"][0]
+    doubled = copy.deepcopy(credential)
+    [proof] = endorsement["proof"]
+    doubled["endorsement"][0]["proof"] = [proof, dict(proof)]
+    doubled["endorsement"][0]["proof"][1]["created"] = "2020-01-01T00:00:00Z"
+    with pytest.raises(UnsupportedError, match="cannot tell their selections apart"):
+        sign_base(doubled, key=key, created=NOW, mandatory_pointers=["/issuer"], loader=test_loader)
