@@ -6,7 +6,8 @@ verdict fails closed. ``valid`` needs every check to pass; any failed check make
 ``unknown``, which is never reported as valid.
 
 Everything the verifier trusts arrives as an argument: the clock (``now``), the DID and controller
-documents (``resolver``), the JSON-LD contexts (``loader``). Nothing is fetched.
+documents (``resolver``), the JSON-LD contexts (``loader``), the status list credentials
+(``status_lists``, keyed by their URL). Nothing is fetched.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from typing import Any, Literal
 
 from .di import verify_proofs
 from .did import Resolver
-from .errors import DataLossError, DocumentLoaderError, MalformedError, ProtocolError
+from .errors import (
+    DataLossError,
+    DocumentLoaderError,
+    MalformedError,
+    ProtocolError,
+    StatusRangeError,
+    UnsupportedError,
+)
 from .jsonld.canonicalize import canonicalize
 from .jsonld.loader import StaticDocumentLoader, default_loader
-from .limits import MAX_CLOCK_SKEW_SECONDS, MAX_CREDENTIALS_PER_PRESENTATION
+from .limits import MAX_CLOCK_SKEW_SECONDS, MAX_CREDENTIALS_PER_PRESENTATION, MAX_STATUS_ENTRIES
 from .ob import validate, validate_presentation
+from .status import StatusResult, check_status, parse_status_entry
 from .xsd import parse_datetime
 
 __all__ = ["Check", "Report", "Status", "verify"]
@@ -222,16 +231,108 @@ def _check_validity(report: Report, document: Mapping[str, Any], now: datetime) 
         report.add("validity", "pass", "within its validity period")
 
 
-def _check_status(report: Report, document: Mapping[str, Any]) -> None:
+_ACTIVE_MEANS: Mapping[str, str] = {"revocation": "revoked", "suspension": "suspended"}
+
+
+def _record_status(report: Report, label: str, result: StatusResult) -> None:
+    """Turn one entry's status into a check (``specs/status.md``, "Checking")."""
+    where = f"index {result.index} of status list {result.list_id}"
+    value = f"0x{result.value:x}"
+    said = f" ({result.message})" if result.message is not None else ""
+    status: Status
+    if result.purpose in _ACTIVE_MEANS:
+        word = _ACTIVE_MEANS[result.purpose]
+        if result.active:
+            status, reason = "fail", f"{word}: {where} is set"
+        else:
+            status, reason = "pass", f"not {word}: {where} ({result.purpose}) is 0"
+    elif result.purpose == "refresh":
+        status = "pass"
+        reason = (
+            f"a refreshed credential is available ({where} is set); this does not invalidate it"
+            if result.active
+            else f"no refresh announced: {where} (refresh) is 0"
+        )
+    elif result.active:
+        # message or an ecosystem's own purpose: Passeport cannot say what a set value means.
+        status = "unknown"
+        reason = (
+            f"status {value}{said} for purpose {result.purpose!r} at {where}: "
+            "Passeport does not interpret this purpose"
+        )
+    else:
+        status, reason = "pass", f"status 0x0{said} for purpose {result.purpose!r} at {where}"
+    # The list's issuer MAY differ from the credential's (BSL 2.2); only the credential's own
+    # issuer is trusted here, so another issuer's "not set" decides nothing.
+    if result.list_issuer != report.issuer:
+        other = (
+            f"the list is issued by {result.list_issuer}, not by the credential's issuer "
+            f"{report.issuer}"
+        )
+        if status == "fail":
+            reason = f"{reason} ({other})"
+        else:
+            status = "unknown"
+            reason = (
+                f"{reason}, but {other}: nothing says {result.list_issuer} may speak for "
+                "this credential's status"
+            )
+    report.add(label, status, reason)
+
+
+def _check_status(
+    report: Report,
+    document: Mapping[str, Any],
+    *,
+    now: datetime,
+    resolver: Resolver,
+    loader: StaticDocumentLoader,
+    status_lists: Mapping[str, Mapping[str, Any]] | None,
+    status_max_age: timedelta | None,
+) -> None:
     status = document.get("credentialStatus")
     if status is None:
         report.add("status", "pass", "the credential declares no status list")
         return
-    report.add(
-        "status",
-        "unknown",
-        "the credential has a status entry and no status list was provided to check it",
-    )
+    entries = status if isinstance(status, list) else [status]
+    if not entries:
+        report.add("status", "fail", "credentialStatus is an empty array")
+        return
+    if len(entries) > MAX_STATUS_ENTRIES:
+        report.add("status", "fail", f"more than {MAX_STATUS_ENTRIES} status entries")
+        return
+    for position, entry in enumerate(entries):
+        label = f"status[{position}]" if isinstance(status, list) else "status"
+        try:
+            parsed = parse_status_entry(entry)
+        except UnsupportedError as exc:
+            report.add(label, "unknown", f"{exc.message}: the status cannot be checked")
+            continue
+        except (MalformedError, StatusRangeError) as exc:
+            report.add(label, "fail", f"malformed status entry: {exc.message}")
+            continue
+        list_credential = (status_lists or {}).get(parsed.list_url)
+        if list_credential is None:
+            report.add(
+                label,
+                "unknown",
+                f"the {parsed.purpose} status list {parsed.list_url} was not provided "
+                "(nothing is fetched), so the status is unknown",
+            )
+            continue
+        try:
+            result = check_status(
+                entry,
+                list_credential,
+                resolver=resolver,
+                now=now,
+                loader=loader,
+                max_age=status_max_age,
+            )
+        except ProtocolError as exc:
+            report.add(label, "unknown", f"{parsed.purpose} status unknown: {exc.message}")
+            continue
+        _record_status(report, label, result)
 
 
 def verify_credential(
@@ -240,8 +341,14 @@ def verify_credential(
     now: datetime,
     resolver: Resolver | None = None,
     loader: StaticDocumentLoader | None = None,
+    status_lists: Mapping[str, Mapping[str, Any]] | None = None,
+    status_max_age: timedelta | None = None,
 ) -> Report:
-    """Verify a credential: syntax, schema, JSON-LD, proofs, issuer key, validity, status."""
+    """Verify a credential: syntax, schema, JSON-LD, proofs, issuer key, validity, status.
+
+    ``status_lists`` maps status list credential URLs to the signed lists the caller retrieved;
+    a list whose ``validFrom`` is older than ``status_max_age`` counts as stale (status unknown).
+    """
     loader = loader or default_loader()
     resolver = resolver or Resolver()
     report = Report("credential", id=_id_of(document), types=_types(document))
@@ -267,7 +374,15 @@ def verify_credential(
             signer_role="issuer",
         )
     _check_validity(report, document, now)
-    _check_status(report, document)
+    _check_status(
+        report,
+        document,
+        now=now,
+        resolver=resolver,
+        loader=loader,
+        status_lists=status_lists,
+        status_max_age=status_max_age,
+    )
     return report
 
 
@@ -285,6 +400,8 @@ def verify_presentation(
     domain: str | Sequence[str] | None,
     resolver: Resolver | None = None,
     loader: StaticDocumentLoader | None = None,
+    status_lists: Mapping[str, Mapping[str, Any]] | None = None,
+    status_max_age: timedelta | None = None,
 ) -> Report:
     """Verify a presentation: its authentication proof (challenge, domain), the holder's key,
     each credential, and that each credential naming a subject is bound to the holder."""
@@ -329,7 +446,14 @@ def verify_presentation(
         if not isinstance(credential, Mapping):
             report.add(f"credential[{index}]", "fail", "not a JSON object")
             continue
-        sub = verify_credential(credential, now=now, resolver=resolver, loader=loader)
+        sub = verify_credential(
+            credential,
+            now=now,
+            resolver=resolver,
+            loader=loader,
+            status_lists=status_lists,
+            status_max_age=status_max_age,
+        )
         report.credentials.append(sub)
         subjects = _subject_ids(credential)
         if subjects:
@@ -357,8 +481,14 @@ def verify(
     loader: StaticDocumentLoader | None = None,
     challenge: str | None = None,
     domain: str | Sequence[str] | None = None,
+    status_lists: Mapping[str, Mapping[str, Any]] | None = None,
+    status_max_age: timedelta | None = None,
 ) -> Report:
-    """Verify a credential or a presentation, whichever ``document`` is."""
+    """Verify a credential or a presentation, whichever ``document`` is.
+
+    ``status_lists`` (list credential URL -> signed list credential) and ``status_max_age`` are
+    the status trust materials: see :func:`verify_credential`.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if not isinstance(document, Mapping):
@@ -368,10 +498,24 @@ def verify(
     types = _types(document)
     if "VerifiablePresentation" in types:
         return verify_presentation(
-            document, now=now, challenge=challenge, domain=domain, resolver=resolver, loader=loader
+            document,
+            now=now,
+            challenge=challenge,
+            domain=domain,
+            resolver=resolver,
+            loader=loader,
+            status_lists=status_lists,
+            status_max_age=status_max_age,
         )
     if "VerifiableCredential" in types:
-        return verify_credential(document, now=now, resolver=resolver, loader=loader)
+        return verify_credential(
+            document,
+            now=now,
+            resolver=resolver,
+            loader=loader,
+            status_lists=status_lists,
+            status_max_age=status_max_age,
+        )
     report = Report("document", id=_id_of(document), types=types)
     report.add(
         "syntax", "fail", "type names neither VerifiableCredential nor VerifiablePresentation"

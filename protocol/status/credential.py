@@ -462,7 +462,7 @@ def _validity(
             )
         if valid_from < now - max_age:
             raise StatusRetrievalError(
-                f"status list {url} is stale: issued {format_datetime(valid_from)}, older than "
+                f"status list {url} is stale: valid from {format_datetime(valid_from)}, older than "
                 f"the maximum age of {max_age}"
             )
     return valid_from, valid_until
