@@ -1,0 +1,119 @@
+"""Small HTTP helpers shared by the delivery and badge-request components."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from ..appkeys import CONFIG, SERVICES
+from ..problems import Problem
+
+__all__ = [
+    "NO_STORE",
+    "json_response",
+    "oauth_error",
+    "page",
+    "public",
+    "require_scope",
+    "wants_json",
+]
+
+_H = TypeVar("_H", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+#: Headers of responses that carry secrets (tokens, nonces, credentials, offers).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+try:  # node-core's allowlist marker for routes that answer anonymous requests.
+    from ..auth import public as _public
+except ImportError:  # pragma: no cover - a build without node.auth
+
+    def _public(reason: str) -> Callable[[_H], _H]:
+        def mark(handler: _H) -> _H:
+            handler.__passeport_public__ = reason  # type: ignore[attr-defined]
+            return handler
+
+        return mark
+
+
+def public(reason: str) -> Callable[[_H], _H]:
+    """Mark a handler as reachable without staff credentials, saying why."""
+    return _public(reason)
+
+
+async def require_scope(request: web.Request, scope: str) -> Any:
+    """The staff principal holding ``scope`` (401/403 problems otherwise)."""
+    auth = request.app[SERVICES].get("auth")
+    if auth is None:
+        raise Problem(401, "unauthorized", "this node has no staff authentication")
+    return await auth.require_scope(request, scope)
+
+
+def principal_name(principal: Any) -> str | None:
+    """A short label of who acted (staff e-mail or token id), for audit columns."""
+    email = getattr(principal, "email", None)
+    if email:
+        return str(email)
+    token_id = getattr(principal, "token_id", None)
+    return f"token:{token_id}" if token_id is not None else None
+
+
+def wants_json(request: web.Request) -> bool:
+    """Whether the client prefers JSON to HTML (``Accept``; no Accept means JSON)."""
+    accept = request.headers.get("Accept", "")
+    if not accept or accept.strip() == "*/*":
+        return True
+    best_json = "json" in accept
+    best_html = "text/html" in accept
+    if best_json and best_html:
+        return accept.index("json") < accept.index("text/html")
+    return best_json or not best_html
+
+
+def json_response(
+    body: Any,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    content_type: str = "application/json",
+) -> web.Response:
+    """A JSON response (UTF-8, compact)."""
+    return web.Response(
+        status=status,
+        text=json.dumps(body, ensure_ascii=False),
+        content_type=content_type,
+        headers=headers,
+    )
+
+
+def oauth_error(
+    status: int, error: str, description: str, *, headers: dict[str, str] | None = None
+) -> web.Response:
+    """An OAuth 2.0 / OID4VCI error response (``{"error", "error_description"}``)."""
+    return json_response(
+        {"error": error, "error_description": description},
+        status=status,
+        headers={**NO_STORE, **(headers or {})},
+    )
+
+
+def page(request: web.Request, title: str, body: str, *, status: int = 200) -> web.Response:
+    """A minimal HTML page (``body`` is already-escaped HTML)."""
+    name = html.escape(request.app[CONFIG].name)
+    lang = html.escape(request.app[CONFIG].languages[0])
+    text = (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)} - {name}</title>"
+        "<style>body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;"
+        "padding:0 1rem;line-height:1.5}img{max-width:100%}code{word-break:break-all}"
+        ".muted{color:#555}</style></head><body>"
+        f'<header class="muted">{name}</header><main><h1>{html.escape(title)}</h1>{body}'
+        "</main></body></html>"
+    )
+    return web.Response(
+        status=status, text=text, content_type="text/html", headers={"Cache-Control": "no-store"}
+    )
