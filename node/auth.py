@@ -85,6 +85,13 @@ _SCOPE = re.compile(r"[a-z]+(?::[a-z-]+)?\Z")
 
 migrations = register("node.auth")
 
+#: Where the request's principal is cached (a typed request key where aiohttp has them).
+PRINCIPAL_KEY: Any = (
+    web.RequestKey("passeport_principal", object)
+    if hasattr(web, "RequestKey")
+    else "passeport_principal"
+)
+
 
 @migrations()
 def m001_auth(db: Database) -> None:
@@ -504,7 +511,7 @@ class AuthService:
 
         Raises 401 for a bad bearer token and 403 for a missing or wrong CSRF token.
         """
-        cached = request.get("passeport_principal")
+        cached = request.get(PRINCIPAL_KEY)
         if isinstance(cached, Principal):
             return cached
         header = request.headers.get("Authorization")
@@ -523,7 +530,7 @@ class AuthService:
                 if found is not None and request.method in UNSAFE_METHODS:
                     await self._check_csrf(request, found)
         if found is not None:
-            request["passeport_principal"] = found
+            request[PRINCIPAL_KEY] = found
         return found
 
     async def _check_csrf(self, request: web.Request, principal: Principal) -> None:
@@ -732,7 +739,9 @@ async def add_staff(request: web.Request) -> web.Response:
         )
     except ValueError as exc:
         raise Problem(422, "invalid-field", str(exc)) from None
-    return web.json_response({"id": staff_id, "email": normalize_email(email), "role": role}, 201)
+    return web.json_response(
+        {"id": staff_id, "email": normalize_email(email), "role": role}, status=201
+    )
 
 
 def setup(app: web.Application) -> None:

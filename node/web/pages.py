@@ -13,6 +13,7 @@ from aiohttp import web
 from ..appkeys import CLOCK, CONFIG, SERVICES
 from ..auth import (
     CSRF_FIELD,
+    PRINCIPAL_KEY,
     SESSION_COOKIE,
     AuthService,
     Principal,
@@ -107,7 +108,7 @@ def render(
     """Render ``template`` with the common context; returns an HTML response."""
     config = request.app[CONFIG]
     registry = _registry(request.app)
-    found = principal or cast(Principal | None, request.get("passeport_principal"))
+    found = principal or cast(Principal | None, request.get(PRINCIPAL_KEY))
     values: dict[str, Any] = {
         "node_name": config.name,
         "lang": "en",
