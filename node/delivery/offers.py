@@ -96,6 +96,24 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
     return value.strip() if isinstance(value, str) else None
 
 
+def _achievement_name(request: web.Request, achievement_id: str) -> str | None:
+    """The achievement's name; 422 when it is unknown or retired."""
+    achievements = request.app[SERVICES].get("achievements")
+    if achievements is None:
+        return None
+    try:
+        found = achievements.get(achievement_id)
+        retired = achievements.is_retired(achievement_id)
+    except Problem as exc:
+        if exc.status != 404:
+            raise
+        raise Problem(422, "invalid-offer", f"no achievement {achievement_id!r}") from None
+    if retired:
+        raise Problem(422, "invalid-offer", f"achievement {achievement_id!r} is retired")
+    name = found.get("name") if isinstance(found, dict) else None
+    return name if isinstance(name, str) else None
+
+
 async def create_offer(request: web.Request) -> web.Response:
     """``POST /api/offers``."""
     principal = await require_scope(request, ISSUE_SCOPE)
@@ -121,15 +139,14 @@ async def create_offer(request: web.Request) -> web.Response:
     email = _optional_str(body, "email")
     subject_did = _optional_str(body, "subjectDid")
     label = _optional_str(body, "label")
-    name = _optional_str(body, "name")
     if (achievement_id is None) == (credential_id is None):
         raise Problem(
             422,
             "invalid-offer",
             "give achievementId (issued when claimed) or credentialId (already issued), not both",
         )
-    if credential_id is not None and (email or name):
-        raise Problem(422, "invalid-offer", "email and name belong to achievementId offers")
+    if credential_id is not None and email:
+        raise Problem(422, "invalid-offer", "email belongs to achievementId offers")
     if subject_did is not None and not subject_did.startswith(("did:key:", "did:web:")):
         raise Problem(422, "invalid-offer", "subjectDid must be a did:key or did:web DID")
     tx_code = body.get("txCode", False)
@@ -150,27 +167,12 @@ async def create_offer(request: web.Request) -> web.Response:
     service = _service(request)
     now = request.app[CLOCK]()
     if achievement_id is not None:
-        achievements = request.app[SERVICES].get("achievements")
-        if achievements is not None:
-            try:
-                found = achievements.get(achievement_id)
-                if hasattr(found, "__await__"):
-                    found = await found
-            except Problem:
-                raise
-            except Exception:  # the service's own not-found error
-                found = None
-            if not found:
-                raise Problem(422, "invalid-offer", f"no achievement {achievement_id!r}")
-            if label is None and isinstance(found, dict) and isinstance(found.get("name"), str):
-                label = found["name"]
-    elif request.app[SERVICES].get("issuing") is not None:
-        issued = request.app[SERVICES]["issuing"].get(credential_id)
-        if hasattr(issued, "__await__"):
-            issued = await issued
+        label = label or _achievement_name(request, achievement_id)
+    else:
+        issuing = request.app[SERVICES].get("issuing")
+        issued = issuing.get(credential_id) if issuing is not None else None
         if issued is None:
             raise Problem(422, "invalid-offer", f"no credential {credential_id!r}")
-    options = {"name": name} if name else None
     try:
         offer, code = await service.create_offer(
             now=now,
@@ -178,7 +180,6 @@ async def create_offer(request: web.Request) -> web.Response:
             email=email,
             subject_did=subject_did,
             credential_id=credential_id,
-            issue_options=options,
             tx_code=tx_code,
             ttl_seconds=ttl,
             created_by=principal_name(principal),

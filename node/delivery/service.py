@@ -81,25 +81,6 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-def _member(obj: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(obj, Mapping):
-            if name in obj:
-                return obj[name]
-        elif hasattr(obj, name):
-            return getattr(obj, name)
-    return None
-
-
-def _as_json(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, (bytes, str)):
-        parsed = json.loads(value)
-        return parsed if isinstance(parsed, dict) else None
-    return dict(value) if isinstance(value, Mapping) else None
-
-
 def _subject_ids(credential: Mapping[str, Any]) -> list[str]:
     subject = credential.get("credentialSubject")
     subjects = subject if isinstance(subject, list) else [subject]
@@ -335,23 +316,20 @@ class DeliveryService:
         return issuing
 
     async def _issue(self, offer: Offer, holder: str) -> str:
+        # The idempotency key makes a retry after a crash between issuing and recording the
+        # credential on the offer return the credential issued then, not a second one.
         params = dict(offer.issue_params or {})
-        issued = await _maybe_await(self._issuing().issue(**params, subject_did=holder))
-        credential_id = _member(issued, "id", "credential_id")
-        if not isinstance(credential_id, str):
-            raise DeliveryError(
-                "the issuing service returned no credential id", error="server_error"
-            )
-        return credential_id
+        issued = await _maybe_await(
+            self._issuing().issue(**params, subject_did=holder, idempotency_key=f"offer-{offer.id}")
+        )
+        return str(issued.id)
 
     async def _copies(self, credential_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         issued = await _maybe_await(self._issuing().get(credential_id))
         if issued is None:
             raise DeliveryError(f"credential {credential_id} is not stored", error="server_error")
-        eddsa = _as_json(_member(issued, "credential_json", "credential", "text", "json"))
-        sd = _as_json(_member(issued, "sd_json", "sd_credential", "sd_text", "holder_copy"))
-        if eddsa is None:
-            raise DeliveryError(
-                f"credential {credential_id} has no stored text", error="server_error"
-            )
+        if getattr(issued, "state", "issued") in ("revoked", "suspended"):
+            raise DeliveryError(f"the credential was {issued.state} by its issuer")
+        eddsa = json.loads(issued.text)
+        sd = json.loads(issued.sd_text) if issued.sd_text is not None else None
         return eddsa, sd
