@@ -27,7 +27,7 @@ from .errors import (
     StatusRangeError,
     UnsupportedError,
 )
-from .jsonld.canonicalize import canonicalize
+from .jsonld.canonicalize import canonicalize, memoized
 from .jsonld.loader import StaticDocumentLoader, default_loader
 from .limits import MAX_CLOCK_SKEW_SECONDS, MAX_CREDENTIALS_PER_PRESENTATION, MAX_STATUS_ENTRIES
 from .ob import validate, validate_presentation
@@ -495,6 +495,30 @@ def verify(
         report = Report("document")
         report.add("syntax", "fail", "a credential or presentation must be a JSON object")
         return report
+    with memoized():
+        return _verify_memoized(
+            document,
+            now=now,
+            resolver=resolver,
+            loader=loader,
+            challenge=challenge,
+            domain=domain,
+            status_lists=status_lists,
+            status_max_age=status_max_age,
+        )
+
+
+def _verify_memoized(
+    document: Mapping[str, Any],
+    *,
+    now: datetime,
+    resolver: Resolver | None,
+    loader: StaticDocumentLoader | None,
+    challenge: str | None,
+    domain: str | Sequence[str] | None,
+    status_lists: Mapping[str, Mapping[str, Any]] | None,
+    status_max_age: timedelta | None,
+) -> Report:
     types = _types(document)
     if "VerifiablePresentation" in types:
         return verify_presentation(

@@ -20,6 +20,7 @@ from ..errors import (
     PurposeMismatch,
     UnsupportedError,
 )
+from ..jsonld.canonicalize import memoized
 from ..jsonld.loader import StaticDocumentLoader, default_loader
 from ..keys import KeyPair
 from ..limits import MAX_CLOCK_SKEW_SECONDS, MAX_PROOFS
@@ -286,6 +287,30 @@ def verify_proofs(
         raise ValueError("now must be timezone-aware")
     loader = loader or default_loader()
     proofs = all_proofs(document)
+    with memoized():
+        return _verify_all(
+            document,
+            proofs,
+            resolver=resolver,
+            now=now,
+            expected_purpose=expected_purpose,
+            challenge=challenge,
+            domain=domain,
+            loader=loader,
+        )
+
+
+def _verify_all(
+    document: Mapping[str, Any],
+    proofs: Sequence[Mapping[str, Any]],
+    *,
+    resolver: Resolver,
+    now: datetime,
+    expected_purpose: str,
+    challenge: str | None,
+    domain: str | Sequence[str] | None,
+    loader: StaticDocumentLoader,
+) -> list[ProofResult]:
     results: list[ProofResult] = []
     for index, proof in enumerate(proofs):
 

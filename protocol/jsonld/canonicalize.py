@@ -30,7 +30,11 @@ pyld is always called with ``documentLoader`` and ``base: None``; the process-wi
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from pyld import jsonld
@@ -47,7 +51,26 @@ from protocol.limits import MAX_CONTEXTS, MAX_JSON_DEPTH, MAX_QUADS
 from protocol.rdf import RDF_LANGSTRING, XSD_STRING, Quad, literal
 from protocol.rdfc import canonicalize as rdfc_canonicalize
 
-__all__ = ["SENTINEL_VOCAB", "canonicalize", "to_dataset"]
+__all__ = ["SENTINEL_VOCAB", "canonicalize", "memoized", "to_dataset"]
+
+#: Canonical forms computed within the current :func:`memoized` scope.
+_MEMO: ContextVar[dict[tuple[str, int, str], str] | None] = ContextVar(
+    "passeport_canonical_memo", default=None
+)
+
+
+@contextmanager
+def memoized() -> Iterator[None]:
+    """Within this scope, canonicalising the same document twice costs one canonicalisation.
+
+    One verification canonicalises the unsecured document for its JSON-LD check and again for
+    each proof of a set; the scope ends with the verification, so nothing is kept across calls.
+    """
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
 
 #: The ``@vocab`` that the pyld path puts under the document's contexts: an IRI starting with it
 #: in the expanded document is a term that no context defines.
@@ -80,7 +103,17 @@ def canonicalize(document: Any, *, loader: StaticDocumentLoader, hash_name: str 
     ``hash_name`` is the hash RDFC-1.0 uses to label blank nodes (``"sha256"``, or
     ``"sha384"`` for ecdsa-rdfc-2019 with P-384).
     """
-    return rdfc_canonicalize(to_dataset(document, loader=loader), hash_name=hash_name).nquads
+    memo = _MEMO.get()
+    if memo is None:
+        return rdfc_canonicalize(to_dataset(document, loader=loader), hash_name=hash_name).nquads
+    # Key order does not change the dataset; the text of everything else does.
+    key = (json.dumps(document, sort_keys=True, ensure_ascii=False), id(loader), hash_name)
+    canonical = memo.get(key)
+    if canonical is None:
+        dataset = to_dataset(document, loader=loader)
+        canonical = rdfc_canonicalize(dataset, hash_name=hash_name).nquads
+        memo[key] = canonical
+    return canonical
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+import jsonschema_rs
 from jsonschema import Draft201909Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
@@ -70,14 +71,35 @@ def schema_validator(name: SchemaName) -> Draft201909Validator:
     return Draft201909Validator(load_schema(name), registry=_registry())
 
 
+def _refuse_retrieval(uri: str) -> Any:
+    raise ValueError(f"schema reference {uri!r} is not packaged: nothing is fetched")
+
+
+@cache
+def _fast_validator(name: SchemaName) -> Any:
+    """A compiled jsonschema-rs validator: the fast yes/no answer for valid documents.
+
+    Formats are annotations in draft 2019-09 (as in the jsonschema validator above), references
+    are document-local, and retrieval is refused: the validator works offline.
+    """
+    return jsonschema_rs.Draft201909Validator(
+        dict(load_schema(name)), validate_formats=False, retriever=_refuse_retrieval
+    )
+
+
 def schema_issues(instance: object, name: SchemaName, *, base: str = "") -> list[Issue]:
     """Validate ``instance`` against schema ``name``; one :class:`Issue` per finding.
+
+    A valid document is answered by the compiled validator alone (two orders of magnitude
+    faster); an invalid one is re-checked by jsonschema, whose errors give the precise issues.
 
     Args:
         instance: the parsed JSON document (or sub-document).
         name: which packaged schema to apply.
         base: path prefix for the issues (when ``instance`` is embedded in a larger document).
     """
+    if _fast_validator(name).is_valid(instance):
+        return []
     found: dict[Issue, None] = {}
     for error in schema_validator(name).iter_errors(instance):
         for issue in _translate(error, base):
