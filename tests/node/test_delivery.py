@@ -755,3 +755,25 @@ async def test_revoked_credential_not_delivered(h: Harness) -> None:
     issuing.revoke(issued.id, "test")
     with pytest.raises(AssertionError, match="credential_request_denied"):
         await h.claim(offer["links"]["openidCredentialOffer"], key)
+
+
+@pytest.mark.parametrize("proof", ["di_vp", "jwt"])
+async def test_did_web_holder(start_node: Any, clock: Any, proof: str) -> None:
+    # The holder is another node's did:web, resolved through the fetcher's transport map.
+    async with start_node(clock=clock, samples=False) as holder_node:
+        transport = {holder_node.did: holder_node.base_url}
+        async with start_node(clock=clock, fetcher=transport) as node:
+            h = Harness(node, clock)
+            key = holder_node.service("identity").signing_key(holder_node.did)
+            offer = await h.offer()
+            credential = await h.claim(offer["links"]["openidCredentialOffer"], key, proof=proof)
+            assert credential["credentialSubject"]["id"] == holder_node.did
+            # A did:web the fetcher may not reach (an unconfigured loopback port) is refused.
+            offer = await h.offer()
+            token = await h.token(offer["links"]["openidCredentialOffer"])
+            stranger = wallet_key().with_controller(
+                "did:web:localhost%3A9", "did:web:localhost%3A9#key-1"
+            )
+            vp = di_vp_proof(stranger, nonce=await h.nonce(), domain=h.issuer, now=h.clock())
+            status, reply = await h.request(token, _body(CONFIG_EDDSA, "di_vp", vp))
+            assert status == 400 and reply["error"] == "invalid_proof", reply
