@@ -50,7 +50,13 @@ from protocol.di import sign
 from protocol.di.ecdsa_sd_2023 import sign_base
 from protocol.errors import ProtocolError
 from protocol.keys import KeyPair, load_key_file
-from protocol.ob import build_credential, hashed_email_identity, normalize_email
+from protocol.ob import (
+    Evidence,
+    Result,
+    build_credential,
+    hashed_email_identity,
+    normalize_email,
+)
 from protocol.ob.disclosure import mandatory_pointers
 from protocol.xsd import parse_datetime
 
@@ -75,6 +81,8 @@ log = logging.getLogger("passeport.node.issuing")
 MAX_JOB_ROWS = 10_000
 #: Rows signed together and written in one transaction by a bulk job.
 JOB_BATCH_ROWS = 32
+#: Signatures in flight at once that make the signing pool start its worker processes.
+PROCESS_POOL_THRESHOLD = 4
 #: Longest idempotency key accepted, in characters.
 MAX_KEY_CHARS = 200
 #: Most per-row errors shown in a job's progress document (all are kept).
@@ -253,21 +261,40 @@ def _default_workers(config: NodeConfig) -> int:
 
 
 class SigningPool:
-    """Runs CPU-heavy signing off the event loop: worker processes, or threads when 0."""
+    """Runs CPU-heavy signing off the event loop, in threads or in worker processes.
+
+    With ``workers`` > 0 the pool starts in threads, and starts the worker processes once
+    :data:`PROCESS_POOL_THRESHOLD` signatures are in flight at once (a bulk job, concurrent
+    API clients): a node that issues now and then never pays for the processes.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: Executor | None = None
+        self._inflight = 0
+
+    @property
+    def uses_processes(self) -> bool:
+        """Whether the worker processes were started."""
+        return self._pool is not None
 
     async def run(self, fn: Callable[..., T], /, *args: Any) -> T:
-        """``fn(*args)`` in a worker (``fn`` and the arguments must pickle for processes)."""
-        if self.workers == 0:
-            return await asyncio.to_thread(fn, *args)
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
-            )
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        """``fn(*args)`` off the loop (``fn`` and the arguments must pickle for processes)."""
+        self._inflight += 1
+        try:
+            if (
+                self._pool is None
+                and self.workers > 0
+                and (self._inflight >= PROCESS_POOL_THRESHOLD)
+            ):
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                )
+            if self._pool is None:
+                return await asyncio.to_thread(fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        finally:
+            self._inflight -= 1
 
     def close(self) -> None:
         """Stop the workers (pending work is cancelled)."""
@@ -372,6 +399,22 @@ async def _maybe_await(value: Any) -> Any:
     if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
         return await value
     return value
+
+
+def _check_parts(evidence: Sequence[Any], results: Sequence[Any]) -> None:
+    """422 problems for evidence or results that are not OB Evidence / Result objects."""
+    for name, model, items in (("evidence", Evidence, evidence), ("results", Result, results)):
+        for index, item in enumerate(items):
+            try:
+                if not isinstance(item, Mapping):
+                    raise ProtocolError(f"{name}[{index}]: expected a JSON object")
+                model.from_dict(item, path=f"{name}[{index}]")
+            except ProtocolError as exc:
+                raise Problem(422, "invalid-field", exc.message, field=name) from None
+
+
+def _message(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, ProtocolError) else str(exc)
 
 
 def _check_did(value: Any, what: str = "subjectId") -> str:
@@ -620,6 +663,7 @@ class IssuingService:
             valid_until = _check_time(valid_until, "validUntil")
         if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME_CHARS):
             raise Problem(422, "invalid-field", "name must be a short string", field="name")
+        _check_parts(evidence, results)
         now = now or self._clock()
         issuer = issuer or self._identity.default_issuer()
         keys = self._keys(issuer)
@@ -642,9 +686,9 @@ class IssuingService:
         )
         try:
             texts = await self.pool.run(sign_ob_credential, prepared.task)
-        except ValueError as exc:
+        except (ValueError, ProtocolError) as exc:
             self._status.release(prepared.reservation)
-            raise Problem(422, "invalid-credential", str(exc)) from None
+            raise Problem(422, "invalid-credential", _message(exc)) from None
         except BaseException:
             self._status.release(prepared.reservation)
             raise
@@ -1084,7 +1128,9 @@ class IssuingService:
                     if not isinstance(outcome, Exception):
                         raise outcome
                     errors[number] = (
-                        str(outcome) if isinstance(outcome, ValueError) else "signing failed"
+                        _message(outcome)
+                        if isinstance(outcome, ValueError | ProtocolError)
+                        else "signing failed"
                     )
                     continue
                 try:
