@@ -459,7 +459,7 @@ def render(
 ) -> dict[str, Any]:
     """The OB 3.0 Achievement JSON of a stored version, in ``language`` when available."""
     default = languages[0]
-    lang = language if language in stored["name"] else default
+    lang = language if language is not None and language in stored["name"] else default
 
     def pick(texts: dict[str, str]) -> str:
         return texts.get(lang) or texts[default]

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from .config import CONFIG_FILE, DEFAULT_DATA_DIR, DEFAULT_PORT, ConfigError, NodeConfig
 from .keystore import KeystoreError
@@ -172,6 +173,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_key=Path(args.tls_key) if args.tls_key else None,
     )
     config.validate()
+    public = urlsplit(config.public_url)
+    if public.hostname == "localhost" and (public.port or 80) != config.port:
+        print(
+            f"warning: the public URL {config.base_url} names another port than the one served "
+            f"({config.port}); its did:web will not resolve here (set public_url in "
+            f"{data_dir / CONFIG_FILE})",
+            file=sys.stderr,
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = create_app(config)
     identity = app[SERVICES]["identity"]
@@ -294,7 +303,9 @@ def _port(text: str) -> int:
 
 def add_node_commands(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``node`` and its commands to an ``add_subparsers()`` object; returns its parser."""
-    node = subparsers.add_parser("node", help="run and administer a member node")
+    node: argparse.ArgumentParser = subparsers.add_parser(
+        "node", help="run and administer a member node"
+    )
     parser_class = type(node)
     sub = node.add_subparsers(dest="node_command", metavar="ACTION", parser_class=parser_class)
     sub.required = True
