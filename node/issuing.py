@@ -1091,30 +1091,41 @@ class IssuingService:
             if existing is not None:
                 done[number] = existing.id
                 continue
-            if achievement_id not in achievements:
-                try:
-                    achievements[achievement_id] = await self._achievement(achievement_id)
-                except Problem as problem:
-                    achievements[achievement_id] = problem
-            achievement = achievements[achievement_id]
-            if isinstance(achievement, Problem):
-                errors[number] = achievement.detail
-                continue
-            prepared[number] = self._prepare(
-                issuer=issuer,
-                profile=profile,
-                keys=keys,
-                achievement=achievement,
-                email=email,
-                subject_did=did,
-                now=now,
-                valid_until=_check_time(valid_until, "valid_until") if valid_until else None,
-                name=name,
-                evidence=(),
-                results=(),
-                status_purpose=purpose,
-                row={"idempotency_key": key, "job_id": job_id, "job_row": number},
-            )
+            try:
+                if not achievement_id:
+                    raise Problem(422, "invalid-field", "no achievement for this row")
+                if achievement_id not in achievements:
+                    try:
+                        achievements[achievement_id] = await self._achievement(achievement_id)
+                    except Problem as problem:
+                        achievements[achievement_id] = problem
+                achievement = achievements[achievement_id]
+                if isinstance(achievement, Problem):
+                    raise achievement
+                # rows are checked at upload; check again, a re-run retries failed rows as is
+                email = _check_email(email) if email else None
+                did = _check_did(did, "did") if did else None
+                if email is None and did is None:
+                    raise Problem(422, "invalid-field", "the row has neither email nor did")
+                prepared[number] = self._prepare(
+                    issuer=issuer,
+                    profile=profile,
+                    keys=keys,
+                    achievement=achievement,
+                    email=email,
+                    subject_did=did,
+                    now=now,
+                    valid_until=_check_time(valid_until, "valid_until") if valid_until else None,
+                    name=name,
+                    evidence=(),
+                    results=(),
+                    status_purpose=purpose,
+                    row={"idempotency_key": key, "job_id": job_id, "job_row": number},
+                )
+            except Problem as problem:
+                errors[number] = problem.detail
+            except (ValueError, ProtocolError) as exc:
+                errors[number] = _message(exc)
         numbers = list(prepared)
         outcomes = await asyncio.gather(
             *(self.pool.run(sign_ob_credential, prepared[n].task) for n in numbers),
