@@ -55,10 +55,10 @@ def _read_input(name: str) -> tuple[str, Any]:
 
 
 def _parse_time(text: str, option: str) -> datetime:
-    from protocol.xsd import parse_datetime
+    from protocol.timeutil import parse_datetime
 
     try:
-        return parse_datetime(text, what=option)
+        return parse_datetime(text, what=option, require_timezone=False)
     except ProtocolError as exc:
         raise CliError(exc.message) from None
 

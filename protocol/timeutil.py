@@ -42,11 +42,16 @@ _DATETIME_STAMP = re.compile(
 _MAX_TEXT = 64
 
 
-def parse_datetime(text: str) -> datetime:
+def parse_datetime(
+    text: object, *, what: str = "timestamp", require_timezone: bool = True
+) -> datetime:
     """Parse a ``dateTimeStamp`` (time zone required) into an aware UTC :class:`datetime`.
 
     Args:
         text: the lexical timestamp, e.g. ``"2010-01-01T00:00:00Z"``.
+        what: how error messages name the value (``"validFrom"``, ``"proof created"``...).
+        require_timezone: when false, a value without a zone is read as UTC, as Data Integrity
+            allows for a proof's ``created`` and as VC 1.1 dates were often written.
 
     Returns:
         The instant, with ``tzinfo=UTC``.
@@ -55,43 +60,45 @@ def parse_datetime(text: str) -> datetime:
         MalformedError: the value is not a string, has no time zone, or is not a valid date/time.
     """
     if not isinstance(text, str):
-        raise MalformedError(f"expected a timestamp string, got {type(text).__name__}")
+        raise MalformedError(f"{what} must be a timestamp string, got {type(text).__name__}")
     if len(text) > _MAX_TEXT:
-        raise MalformedError("timestamp is too long")
+        raise MalformedError(f"{what} is too long to be a timestamp")
+    if not require_timezone and _looks_naive(text):
+        text = text + "Z"
     match = _DATETIME_STAMP.fullmatch(text)
     if match is None:
         if _looks_naive(text):
-            raise MalformedError(f"timestamp {text!r} has no time zone (expected 'Z' or +hh:mm)")
-        raise MalformedError(f"timestamp {text!r} is not an RFC 3339 / XML Schema dateTimeStamp")
+            raise MalformedError(f"{what} {text!r} has no time zone (expected 'Z' or +hh:mm)")
+        raise MalformedError(f"{what} {text!r} is not an RFC 3339 / XML Schema dateTimeStamp")
     year, month, day = (int(match[k]) for k in ("year", "month", "day"))
     hour, minute, second = (int(match[k]) for k in ("hour", "minute", "second"))
     fraction = match["fraction"] or ""
     microsecond = int((fraction + "000000")[:6])
     if year == 0:
-        raise MalformedError(f"timestamp {text!r}: year 0000 is outside the supported range")
+        raise MalformedError(f"{what} {text!r}: year 0000 is outside the supported range")
     end_of_day = hour == 24
     if end_of_day:
         if minute or second or fraction.strip("0"):
-            raise MalformedError(f"timestamp {text!r}: hour 24 is only valid as 24:00:00")
+            raise MalformedError(f"{what} {text!r}: hour 24 is only valid as 24:00:00")
         hour = 0
     if second == 60:
-        raise MalformedError(f"timestamp {text!r}: leap seconds are not supported")
-    offset = _parse_zone(text, match)
+        raise MalformedError(f"{what} {text!r}: leap seconds are not supported")
+    offset = _parse_zone(text, match, what)
     try:
         local = datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
         if end_of_day:
             local += timedelta(days=1)
         return local - offset
     except (ValueError, OverflowError) as exc:
-        raise MalformedError(f"timestamp {text!r} is not a valid date/time: {exc}") from exc
+        raise MalformedError(f"{what} {text!r} is not a valid date/time: {exc}") from exc
 
 
-def _parse_zone(text: str, match: re.Match[str]) -> timedelta:
+def _parse_zone(text: str, match: re.Match[str], what: str) -> timedelta:
     if match["zone"] == "Z":
         return timedelta(0)
     hours, minutes = int(match["zh"]), int(match["zm"])
     if minutes > 59 or hours > 14 or (hours == 14 and minutes):
-        raise MalformedError(f"timestamp {text!r}: time zone offset outside -14:00..+14:00")
+        raise MalformedError(f"{what} {text!r}: time zone offset outside -14:00..+14:00")
     offset = timedelta(hours=hours, minutes=minutes)
     return -offset if match["sign"] == "-" else offset
 

@@ -32,7 +32,7 @@ from .jsonld.loader import StaticDocumentLoader, default_loader
 from .limits import MAX_CLOCK_SKEW_SECONDS, MAX_CREDENTIALS_PER_PRESENTATION, MAX_STATUS_ENTRIES
 from .ob import validate, validate_presentation
 from .status import StatusResult, check_status, parse_status_entry
-from .xsd import parse_datetime
+from .timeutil import parse_datetime
 
 __all__ = ["Check", "Report", "Status", "verify"]
 
@@ -204,20 +204,24 @@ def _check_validity(report: Report, document: Mapping[str, Any], now: datetime) 
     skew = timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
     try:
         valid_from = (
-            parse_datetime(document["validFrom"], what="validFrom", require_timezone=True)
+            parse_datetime(document["validFrom"], what="validFrom")
             if "validFrom" in document
             else None
         )
         valid_until = (
-            parse_datetime(document["validUntil"], what="validUntil", require_timezone=True)
+            parse_datetime(document["validUntil"], what="validUntil")
             if "validUntil" in document
             else None
         )
         # VC 1.1 names, still found on credentials in the field.
         if valid_from is None and "issuanceDate" in document:
-            valid_from = parse_datetime(document["issuanceDate"], what="issuanceDate")
+            valid_from = parse_datetime(
+                document["issuanceDate"], what="issuanceDate", require_timezone=False
+            )
         if valid_until is None and "expirationDate" in document:
-            valid_until = parse_datetime(document["expirationDate"], what="expirationDate")
+            valid_until = parse_datetime(
+                document["expirationDate"], what="expirationDate", require_timezone=False
+            )
     except MalformedError as exc:
         report.add("validity", "fail", exc.message)
         return

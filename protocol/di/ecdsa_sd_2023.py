@@ -34,7 +34,7 @@ from protocol.jsonld.loader import StaticDocumentLoader, default_loader
 from protocol.keys import KeyPair, PublicKey, generate
 from protocol.limits import MAX_PROOFS, MAX_SD_POINTERS
 from protocol.rdfc import canonicalize as rdfc_canonicalize
-from protocol.xsd import format_datetime, parse_datetime
+from protocol.timeutil import format_datetime, parse_datetime
 
 from .sd_cbor import (
     P256_MULTIKEY_HEADER,
@@ -174,7 +174,7 @@ def base_proof_configuration(
         )
     # 3. created, if present, must be a dateTimeStamp.
     if "created" in config:
-        parse_datetime(config["created"], what="proof created")
+        parse_datetime(config["created"], what="proof created", require_timezone=False)
     # 4. The document's @context; 5. RDFC-1.0.
     config["@context"] = document["@context"]
     return canonicalize(config, loader=loader)

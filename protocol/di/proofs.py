@@ -24,7 +24,7 @@ from ..jsonld.canonicalize import memoized
 from ..jsonld.loader import StaticDocumentLoader, default_loader
 from ..keys import KeyPair
 from ..limits import MAX_CLOCK_SKEW_SECONDS, MAX_PROOFS
-from ..xsd import format_datetime, parse_datetime
+from ..timeutil import format_datetime, parse_datetime
 from .suites import SIGNING_SUITES, suite_for_proof
 
 __all__ = ["ProofResult", "all_proofs", "sign", "verify_proofs"]
@@ -243,11 +243,11 @@ def _verify_one(
     # Dates: created must be a dateTimeStamp not in the future; expires not passed.
     skew = timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
     if "created" in proof:
-        created = parse_datetime(proof["created"], what="proof created")
+        created = parse_datetime(proof["created"], what="proof created", require_timezone=False)
         if created > now + skew:
             raise InvalidProof(f"proof created {proof['created']} is in the future")
     if "expires" in proof:
-        expires = parse_datetime(proof["expires"], what="proof expires")
+        expires = parse_datetime(proof["expires"], what="proof expires", require_timezone=False)
         if expires < now - skew:
             raise InvalidProof(f"proof expired at {proof['expires']}")
     method = resolver.verification_method(

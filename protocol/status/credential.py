@@ -41,7 +41,7 @@ from ..errors import (
 )
 from ..jsonld.loader import StaticDocumentLoader
 from ..limits import MAX_CLOCK_SKEW_SECONDS, MAX_STATUS_SIZE_BITS, MIN_STATUS_LIST_ENTRIES
-from ..xsd import format_datetime, parse_datetime
+from ..timeutil import format_datetime, parse_datetime
 from .bitstring import StatusBitstring, decode
 
 __all__ = [
@@ -431,7 +431,9 @@ def _validity(
                 list_credential["validFrom"], what="validFrom", require_timezone=True
             )
         elif "issuanceDate" in list_credential:  # VC 1.1 StatusList2021 lists
-            valid_from = parse_datetime(list_credential["issuanceDate"], what="issuanceDate")
+            valid_from = parse_datetime(
+                list_credential["issuanceDate"], what="issuanceDate", require_timezone=False
+            )
         else:
             valid_from = None
         if "validUntil" in list_credential:
@@ -439,7 +441,9 @@ def _validity(
                 list_credential["validUntil"], what="validUntil", require_timezone=True
             )
         elif "expirationDate" in list_credential:
-            valid_until = parse_datetime(list_credential["expirationDate"], what="expirationDate")
+            valid_until = parse_datetime(
+                list_credential["expirationDate"], what="expirationDate", require_timezone=False
+            )
         else:
             valid_until = None
     except MalformedError as exc:

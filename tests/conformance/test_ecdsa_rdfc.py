@@ -16,7 +16,7 @@ from protocol.did import Resolver, key_pair_as_did_key
 from protocol.encoding import base58btc_encode
 from protocol.jsonld.canonicalize import canonicalize
 from protocol.keys import key_pair_from_multibase
-from protocol.xsd import parse_datetime
+from protocol.timeutil import parse_datetime
 from tests.conftest import load_vector
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

@@ -69,8 +69,8 @@ from protocol.errors import InvalidProof, MalformedError, UnsupportedError
 from protocol.jsonld.canonicalize import canonicalize
 from protocol.keys import KeyPair, generate, key_pair_from_multibase
 from protocol.rdfc import canonicalize as rdfc_canonicalize
+from protocol.timeutil import parse_datetime
 from protocol.verify import verify
-from protocol.xsd import parse_datetime
 from tests.conftest import VECTORS, load_vector
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
