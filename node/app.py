@@ -33,6 +33,7 @@ COMPONENTS = (
     "node.vcapi",
     "node.delivery",
     "node.requests",
+    "node.verifier",
     "node.federation",
     "node.web",
 )
