@@ -2,9 +2,10 @@
 no status list index is used twice.
 
 The node runs as a real ``passeport node serve`` subprocess (through ``node.cli``), in its own
-process group, so that the kill also takes its signing workers, as a power cut would. The job is uploaded over HTTP, the
-process group is SIGKILLed once a few thousand rows are issued, and a fresh ``serve`` on the same
-folder resumes the job at start-up. The database is then read directly.
+process group, so that the kill also takes its signing workers, as a power cut would. The job is
+uploaded over HTTP, the process group is SIGKILLed once a few thousand rows are issued, and a
+fresh ``serve`` on the same folder resumes the job at start-up. The database is then read
+directly.
 """
 
 from __future__ import annotations
