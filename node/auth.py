@@ -80,6 +80,8 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_EMAIL_CHARS = 320
 MAX_PASSWORD_CHARS = 1024
 MIN_PASSWORD_CHARS = 12
+#: How often a token's ``last_used_at`` is written at most.
+TOKEN_USE_GRANULARITY = timedelta(minutes=1)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\Z")
 _SCOPE = re.compile(r"[a-z]+(?::[a-z-]+)?\Z")
 
@@ -261,6 +263,7 @@ class AuthService:
         self.scopes = dict(SCOPES)
         self.limiter = RateLimiter(config.login_max_failures, config.login_window_seconds)
         self.secure_cookies = urlsplit(config.public_url).scheme == "https"
+        self._last_used: dict[int, datetime] = {}
 
     def register_scope(self, scope: str, description: str) -> None:
         """Add a scope API tokens may carry (call during set-up)."""
@@ -486,7 +489,17 @@ class AuthService:
             for r in rows
         ]
 
-    def token_principal(self, token: str) -> Principal | None:
+    def _touch(self, token_id: int, now: datetime) -> None:
+        """Record a token's use, at most once per :data:`TOKEN_USE_GRANULARITY` (no write per
+        request)."""
+        last = self._last_used.get(token_id)
+        if last is None or now - last >= TOKEN_USE_GRANULARITY:
+            self._last_used[token_id] = now
+            self._db.execute(
+                "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now.isoformat(), token_id]
+            )
+
+    def token_principal(self, token: str, *, now: datetime | None = None) -> Principal | None:
         """The principal of a live API token, or ``None``."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
@@ -495,6 +508,8 @@ class AuthService:
         ).fetchone()
         if row is None or row[2] is not None:
             return None
+        if now is not None:
+            self._touch(row[0], now)
         return Principal(
             kind="token",
             staff_id=None,
@@ -520,7 +535,7 @@ class AuthService:
             scheme, _, value = header.partition(" ")
             if scheme.lower() != "bearer" or not value.strip():
                 raise _unauthorized("the Authorization header must be 'Bearer <token>'")
-            found = self.token_principal(value.strip())
+            found = self.token_principal(value.strip(), now=request.app[CLOCK]())
             if found is None:
                 raise _unauthorized("the API token is unknown or revoked")
         else:

@@ -105,6 +105,7 @@ class IdentityService:
         self._db = db
         self.keystore = keystore
         self.did = did_web_for(config.public_url)
+        self._bound: dict[int, KeyPair] = {}
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -186,8 +187,12 @@ class IdentityService:
             record = self.keystore.current(WEB_IDENTITY, algorithm)
             if record is None:
                 raise UnknownIssuer(f"{issuer_id} has no current {algorithm} key")
-            pair = self.keystore.key_pair(record.id)
-            return pair.with_controller(self.did, self.method_id(record))
+            bound = self._bound.get(record.id)
+            if bound is None:
+                pair = self.keystore.key_pair(record.id)
+                bound = pair.with_controller(self.did, self.method_id(record))
+                self._bound[record.id] = bound
+            return bound
         identity = self._identity(issuer_id)
         if identity is None:
             raise UnknownIssuer(f"this node holds no issuer identity {issuer_id}")

@@ -169,6 +169,8 @@ async def test_api_tokens_scopes_and_revocation(node):
     async with node.session.get(node.url("/api/tokens"), headers=node.auth) as r:
         listed = (await r.json())["tokens"]
     assert all("token" not in t for t in listed)
+    used = {t["name"]: t["lastUsedAt"] for t in listed}
+    assert used["fixture"] is not None and used["ci"] is None
     async with node.session.post(
         node.url("/api/tokens"), json={"scopes": ["nonsense"]}, headers=node.auth
     ) as r:

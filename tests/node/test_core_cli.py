@@ -189,3 +189,93 @@ def test_serve_initialises_an_empty_folder_and_stops_gracefully(tmp_path, stop):
     assert f"log in at http://localhost:{port}/staff/login" in out
     assert "password: " in out and "Stopping" in out
     assert (data / "node.toml").exists()
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_serve_over_tls(tmp_path):
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    data = tmp_path / "tls"
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            GUARDED,
+            "node",
+            "serve",
+            "--data",
+            str(data),
+            "--port",
+            str(port),
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    context = ssl.create_default_context(cafile=str(cert))
+    url = f"https://localhost:{port}/.well-known/did.json"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
+            try:
+                with urllib.request.urlopen(url, timeout=5, context=context) as response:
+                    doc = json.loads(response.read())
+                    status = response.status
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the TLS node did not start"
+                time.sleep(0.1)
+        assert status == 200
+        validate_did_document(doc, did=f"did:web:localhost%3A{port}")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert f"listening on https://127.0.0.1:{port}" in out
+    assert load_config(data).public_url == f"https://localhost:{port}"
+    _one_line_error(_cli("serve", "--data", str(data), "--tls-cert", str(cert)), "go together")

@@ -126,6 +126,50 @@ async def test_dashboard_and_achievement_form(node):
             assert r.status == 303
 
 
+async def test_image_upload_through_the_form(node):
+    import aiohttp
+    from test_core_achievements import PNG
+
+    async with node.new_session() as browser:
+        csrf = _csrf(await _form_login(node, browser))
+        form = aiohttp.FormData()
+        for key, value in {
+            "csrf_token": csrf,
+            "name_en": "With image",
+            "description_en": "D",
+            "narrative_en": "N",
+            "achievement_type": "Badge",
+        }.items():
+            form.add_field(key, value)
+        form.add_field("image_file", PNG, filename="badge.png", content_type="image/png")
+        async with browser.post(
+            node.url("/staff/achievements/new"), data=form, allow_redirects=False
+        ) as r:
+            assert r.status == 303, await r.text()
+        made = next(a for a in node.service("achievements").list() if a["name"] == "With image")
+        image = node.service("achievements").get(made["id"])["image"]
+        assert image["id"].startswith("data:image/png;base64,iVBORw0KGgo")
+        # Editing without a new file keeps the image.
+        async with browser.get(
+            node.url(f"/staff/achievements/{made['id']}/edit"), headers=HTML
+        ) as r:
+            page = await r.text()
+        assert 'name="keep_image" value="1" checked' in page
+        async with browser.post(
+            node.url(f"/staff/achievements/{made['id']}/edit"),
+            data={
+                "csrf_token": csrf,
+                "name_en": "With image 2",
+                "description_en": "D",
+                "narrative_en": "N",
+                "keep_image": "1",
+            },
+            allow_redirects=False,
+        ) as r:
+            assert r.status == 303
+        assert node.service("achievements").get(made["id"])["image"] == image
+
+
 def test_other_components_can_add_pages(tmp_path):
     from aiohttp import web
 
