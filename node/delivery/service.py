@@ -24,6 +24,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from ..appkeys import CONFIG, DB, SERVICES
+from ..problems import Problem
 from . import store
 from .store import Offer
 
@@ -288,7 +289,13 @@ class DeliveryService:
         if credential_id is None:
             try:
                 credential_id = await self._issue(offer, holder)
-            except Exception:
+            except Problem as exc:
+                # The issuing service refused (a retired achievement, say): nothing was issued.
+                store.unbind_holder(db, offer.id)
+                raise DeliveryError(
+                    f"the issuer cannot issue this credential: {exc.detail}"
+                ) from None
+            except BaseException:
                 store.unbind_holder(db, offer.id)
                 raise
             store.set_credential(db, offer.id, credential_id)
