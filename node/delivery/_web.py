@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from ..appkeys import CONFIG, SERVICES
+from ..appkeys import SERVICES
 from ..problems import Problem
 
 __all__ = [
     "NO_STORE",
     "json_response",
     "oauth_error",
-    "page",
     "public",
     "require_scope",
     "wants_json",
@@ -97,23 +95,4 @@ def oauth_error(
         {"error": error, "error_description": description},
         status=status,
         headers={**NO_STORE, **(headers or {})},
-    )
-
-
-def page(request: web.Request, title: str, body: str, *, status: int = 200) -> web.Response:
-    """A minimal HTML page (``body`` is already-escaped HTML)."""
-    name = html.escape(request.app[CONFIG].name)
-    lang = html.escape(request.app[CONFIG].languages[0])
-    text = (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)} - {name}</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;"
-        "padding:0 1rem;line-height:1.5}img{max-width:100%}code{word-break:break-all}"
-        ".muted{color:#555}</style></head><body>"
-        f'<header class="muted">{name}</header><main><h1>{html.escape(title)}</h1>{body}'
-        "</main></body></html>"
-    )
-    return web.Response(
-        status=status, text=text, content_type="text/html", headers={"Cache-Control": "no-store"}
     )

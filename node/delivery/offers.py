@@ -20,7 +20,6 @@ A claimed, expired, cancelled or locked offer answers 410 with a problem naming 
 
 from __future__ import annotations
 
-import html
 import io
 from typing import Any
 
@@ -29,7 +28,7 @@ from aiohttp import web
 
 from ..appkeys import CLOCK, SERVICES
 from ..problems import Problem, read_json
-from ._web import NO_STORE, json_response, page, principal_name, public, require_scope, wants_json
+from ._web import NO_STORE, json_response, principal_name, public, require_scope, wants_json
 from .exchanges import unavailable
 from .service import CONFIGURATIONS, DeliveryService, OfferUnavailable
 from .store import Offer, list_offers
@@ -249,6 +248,8 @@ def _open_offer(request: web.Request) -> Offer:
 @public("the unguessable offer id in the URL is the credential")
 async def offer_page(request: web.Request) -> web.Response:
     """``GET /offers/{id}``: the earner's page, or the offer's links as JSON."""
+    from ..web import render
+
     service = _service(request)
     now = request.app[CLOCK]()
     as_json = wants_json(request)
@@ -257,31 +258,23 @@ async def offer_page(request: web.Request) -> web.Response:
     except OfferUnavailable as exc:
         if as_json:
             raise unavailable(exc) from None
-        status = 404 if exc.status == "missing" else 410
-        return page(request, "Offer unavailable", f"<p>{html.escape(str(exc))}.</p>", status=status)
+        return render(
+            request,
+            "requests/offer.html",
+            {"title": "Offer unavailable", "unavailable": str(exc)},
+            status=404 if exc.status == "missing" else 410,
+        )
     if as_json:
         return json_response(offer_view(service, offer, now), headers=NO_STORE)
-    links = service.links(offer)
-    label = html.escape(offer.label or "Your badge")
-    expires = html.escape(offer.summary(now)["expiresAt"])
-    esc = {k: html.escape(v, quote=True) for k, v in links.items() if isinstance(v, str)}
-    pin = (
-        "<p>This offer asks for the transaction code the issuer gave you.</p>"
-        if offer.has_tx_code
-        else ""
-    )
-    body = (
-        f"<p>{label} is waiting for you. Scan the code with your wallet, or open a link on "
-        f"your phone. The offer works once and expires on {expires}.</p>{pin}"
-        f"<h2>OpenID for Verifiable Credentials wallets</h2>"
-        f'<p><img src="{esc["qrSvg"]}" alt="QR code of the credential offer" width="270" '
-        f'height="270"></p><p><a href="{esc["openidCredentialOffer"]}">Open in my wallet</a></p>'
-        f"<h2>Learner Credential Wallet</h2>"
-        f'<p><img src="{esc["qrSvg"]}?link=interaction" alt="QR code of the interaction URL" '
-        f'width="270" height="270"></p>'
-        f'<p><a href="{esc["lcwDeepLink"]}">Open in the Learner Credential Wallet</a></p>'
-    )
-    return page(request, "Claim your badge", body)
+    context = {
+        "title": "Claim your badge",
+        "unavailable": None,
+        "label": offer.label or "Your badge",
+        "expires": offer.summary(now)["expiresAt"],
+        "tx_code": offer.has_tx_code,
+        "links": service.links(offer),
+    }
+    return render(request, "requests/offer.html", context)
 
 
 @public("the unguessable offer id in the URL is the credential (OID4VCI credential_offer_uri)")
@@ -312,6 +305,62 @@ def _qr(kind: str) -> Any:
     return handler
 
 
+def _staff_offers_context(request: web.Request) -> dict[str, Any]:
+    from ..appkeys import DB
+
+    now = request.app[CLOCK]()
+    achievements = request.app[SERVICES].get("achievements")
+    return {
+        "achievements": achievements.list() if achievements is not None else [],
+        "offers": [o.summary(now) for o in list_offers(request.app[DB], limit=50)],
+        "created": None,
+        "error": None,
+    }
+
+
+async def staff_offers_page(request: web.Request) -> web.Response:
+    """``GET /staff/offers``: recent offers and the form to make one."""
+    from ..web import render, require_page_staff
+
+    await require_page_staff(request, ISSUE_SCOPE)
+    return render(request, "requests/staff_offers.html", _staff_offers_context(request))
+
+
+async def staff_offers_submit(request: web.Request) -> web.Response:
+    """``POST /staff/offers`` (form with the CSRF token): create an offer, show it once."""
+    from ..web import render, require_page_staff
+
+    principal = await require_page_staff(request, ISSUE_SCOPE)
+    form = await request.post()
+    achievement_id = form.get("achievementId")
+    email = form.get("email")
+    service = _service(request)
+    now = request.app[CLOCK]()
+    try:
+        if not isinstance(achievement_id, str) or not achievement_id:
+            raise Problem(422, "invalid-offer", "choose an achievement")
+        if not isinstance(email, str) or "@" not in email:
+            raise Problem(422, "invalid-offer", "enter the earner's e-mail address")
+        label = _achievement_name(request, achievement_id)
+        offer, code = await service.create_offer(
+            now=now,
+            achievement_id=achievement_id,
+            email=email.strip(),
+            tx_code=form.get("txCode") == "1",
+            created_by=principal_name(principal),
+            label=label,
+        )
+    except Problem as problem:
+        context = _staff_offers_context(request)
+        context["error"] = problem.detail
+        return render(request, "requests/staff_offers.html", context, status=problem.status)
+    context = _staff_offers_context(request)
+    created = offer_view(service, offer, now, tx_code=code)
+    created["email"] = email.strip()
+    context["created"] = created
+    return render(request, "requests/staff_offers.html", context, status=201)
+
+
 def setup_routes(app: web.Application) -> None:
     """Register the offer endpoints."""
     app.router.add_post("/api/offers", create_offer)
@@ -322,3 +371,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/offers/{id}/credential-offer", credential_offer)
     app.router.add_get("/offers/{id}/qr.png", _qr("png"))
     app.router.add_get("/offers/{id}/qr.svg", _qr("svg"))
+    app.router.add_get("/staff/offers", staff_offers_page)
+    app.router.add_post("/staff/offers", staff_offers_submit)
+    try:
+        from ..web import register_nav
+    except ImportError:  # pragma: no cover - a build without staff pages
+        return
+    register_nav(app, "Offers", "/staff/offers", order=25)

@@ -777,3 +777,35 @@ async def test_did_web_holder(start_node: Any, clock: Any, proof: str) -> None:
             vp = di_vp_proof(stranger, nonce=await h.nonce(), domain=h.issuer, now=h.clock())
             status, reply = await h.request(token, _body(CONFIG_EDDSA, "di_vp", vp))
             assert status == 400 and reply["error"] == "invalid_proof", reply
+
+
+async def test_staff_offer_pages(h: Harness) -> None:
+    async with h.session.get(
+        h.url("/staff/offers"), headers={"Accept": "text/html"}, allow_redirects=False
+    ) as resp:
+        assert resp.status == 303 and resp.headers["Location"] == "/staff/login"
+    async with h.session.post(h.url("/staff/offers"), data={"achievementId": "x"}) as resp:
+        assert resp.status == 401
+    session = h.node.new_session()
+    try:
+        csrf = await h.node.login(session)
+        async with session.get(h.url("/staff/offers")) as resp:
+            assert resp.status == 200
+            page = await resp.text()
+        assert 'name="achievementId"' in page and h.node.samples[0] in page
+        form = {"achievementId": h.node.samples[0], "email": "ada@example.org", "txCode": "1"}
+        async with session.post(h.url("/staff/offers"), data=form) as resp:
+            assert resp.status == 403  # no CSRF token
+        async with session.post(h.url("/staff/offers"), data={**form, "csrf_token": csrf}) as resp:
+            assert resp.status == 201
+            page = await resp.text()
+        assert "/offers/" in page and "Transaction code" in page
+        async with session.post(
+            h.url("/staff/offers"),
+            data={"achievementId": "nope", "email": "a@b.org", "csrf_token": csrf},
+        ) as resp:
+            assert resp.status == 422
+    finally:
+        await session.close()
+    offers = (await h.get_json("/api/offers", headers=h.staff))["offers"]
+    assert len(offers) == 1 and offers[0]["txCodeRequired"] is True
