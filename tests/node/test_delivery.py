@@ -809,3 +809,28 @@ async def test_staff_offer_pages(h: Harness) -> None:
         await session.close()
     offers = (await h.get_json("/api/offers", headers=h.staff))["offers"]
     assert len(offers) == 1 and offers[0]["txCodeRequired"] is True
+
+
+def test_routes_are_documented(h: Harness) -> None:
+    # Every delivery and badge-request route (but the HTML staff pages) is in specs/openapi.yaml
+    # and in specs/node-api.md.
+    from pathlib import Path
+
+    specs = Path(__file__).resolve().parents[2] / "specs"
+    openapi = (specs / "openapi.yaml").read_text("utf-8")
+    prose = (specs / "node-api.md").read_text("utf-8")
+    documented = {
+        line.strip().rstrip(":") for line in openapi.splitlines() if line.startswith("  /")
+    }
+    seen = 0
+    for route in h.node.app.router.routes():
+        module = getattr(route.handler, "__module__", "")
+        if not module.startswith(("node.delivery", "node.requests")) or route.method == "HEAD":
+            continue
+        path = route.resource.canonical if route.resource else ""
+        seen += 1
+        assert path.replace("{offer}", "{id}") in prose or path in prose, path
+        if path.startswith("/staff/"):
+            continue
+        assert path in documented or path.replace("{offer}", "{id}") in documented, path
+    assert seen >= 25
