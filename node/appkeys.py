@@ -16,7 +16,7 @@ __all__ = ["CLOCK", "CONFIG", "DB", "FETCHER", "MAX_BODY", "SERVICES"]
 CONFIG = web.AppKey("config", NodeConfig)
 DB = web.AppKey("db", Database)
 #: Returns the current time (aware, UTC). Tests pass a controllable clock.
-CLOCK = web.AppKey("clock", Callable[[], datetime])
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 #: The outbound fetcher (``node.fetch.Fetcher``): the only way the node reaches the network.
 FETCHER = web.AppKey("fetcher", Any)
 MAX_BODY = web.AppKey("max_body", int)

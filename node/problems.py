@@ -139,9 +139,17 @@ async def read_json(request: web.Request, *, max_bytes: int | None = None) -> An
     limit = max_bytes if max_bytes is not None else request.app[_max_body_key()]
     if request.content_length is not None and request.content_length > limit:
         raise Problem(413, "payload-too-large", f"the body exceeds {limit} bytes")
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
-        raise Problem(413, "payload-too-large", f"the body exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, "payload-too-large", f"the body exceeds {limit} bytes")
+    data = b"".join(chunks)
     try:
         return parse_json(data, max_bytes=limit)
     except MalformedError as exc:

@@ -373,6 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="sign and verify a sample badge")
     demo.set_defaults(func=cmd_demo)
+
+    from node.cli import add_node_commands
+
+    add_node_commands(sub)
     return parser
 
 

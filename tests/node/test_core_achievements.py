@@ -210,10 +210,6 @@ def test_oversized_images_are_refused():
     ]
 
 
-@pytest.mark.xfail(
-    reason="node.problems.read_json reads only the first chunk of a body (reported to the lead)",
-    strict=True,
-)
 async def test_large_bodies_are_read_whole(node):
     image = PNG + b"\0" * (MAX_IMAGE_BYTES - len(PNG) - 10)
     problem = await _post(
