@@ -42,10 +42,10 @@ import re
 import secrets
 import unicodedata
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import BodyPartReader, web
@@ -109,7 +109,7 @@ migrations = register("node.requests")
 @migrations()
 def m001_badge_requests(db: Database) -> None:
     """Requests, their evidence, files and history."""
-    db["badge_requests"].create(
+    db.table("badge_requests").create(
         {
             "id": str,
             "token_digest": str,
@@ -123,9 +123,9 @@ def m001_badge_requests(db: Database) -> None:
         pk="id",
         not_null={"token_digest", "achievement_id", "email", "state", "created_at", "updated_at"},
     )
-    db["badge_requests"].create_index(["token_digest"], unique=True)
-    db["badge_requests"].create_index(["state", "created_at"])
-    db["badge_request_files"].create(
+    db.table("badge_requests").create_index(["token_digest"], unique=True)
+    db.table("badge_requests").create_index(["state", "created_at"])
+    db.table("badge_request_files").create(
         {
             "id": str,
             "request_id": str,
@@ -140,7 +140,7 @@ def m001_badge_requests(db: Database) -> None:
         not_null={"request_id", "filename", "content_type", "size", "sha256", "data"},
         foreign_keys=[("request_id", "badge_requests", "id")],
     )
-    db["badge_request_evidence"].create(
+    db.table("badge_request_evidence").create(
         {
             "id": int,
             "request_id": str,
@@ -155,8 +155,8 @@ def m001_badge_requests(db: Database) -> None:
         not_null={"request_id", "kind", "created_at"},
         foreign_keys=[("request_id", "badge_requests", "id")],
     )
-    db["badge_request_evidence"].create_index(["request_id"])
-    db["badge_request_events"].create(
+    db.table("badge_request_evidence").create_index(["request_id"])
+    db.table("badge_request_events").create(
         {
             "id": int,
             "request_id": str,
@@ -170,7 +170,7 @@ def m001_badge_requests(db: Database) -> None:
         not_null={"request_id", "at", "actor", "action"},
         foreign_keys=[("request_id", "badge_requests", "id")],
     )
-    db["badge_request_events"].create_index(["request_id"])
+    db.table("badge_request_events").create_index(["request_id"])
 
 
 # -- content checks ---------------------------------------------------------------------------
@@ -219,12 +219,12 @@ def _text(
         return None
     if not isinstance(value, str):
         raise Problem(422, "invalid-request", f"{name} must be a string", field=name)
-    value = value.strip()
-    if len(value) > limit:
+    text: str = value.strip()
+    if len(text) > limit:
         raise Problem(
             422, "invalid-request", f"{name} is longer than {limit} characters", field=name
         )
-    return value
+    return text
 
 
 def _link(value: Any) -> tuple[str, str | None]:
@@ -274,10 +274,10 @@ async def read_submission(request: web.Request) -> Submission:
     if request.content_type == "application/x-www-form-urlencoded":
         form = await request.post()
         fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "link"}
-        links = [v for v in form.getall("link", []) if isinstance(v, str) and v.strip()]
+        raw = [v for v in form.getall("link", []) if isinstance(v, str) and v.strip()]
         if "links" in fields:
-            links += [line for line in str(fields.pop("links")).splitlines() if line.strip()]
-        return Submission(fields, _links(links))
+            raw += [line for line in str(fields.pop("links")).splitlines() if line.strip()]
+        return Submission(fields, _links(raw))
     body = await read_json(request)
     if not isinstance(body, dict):
         raise Problem(400, "malformed", "the body must be a JSON object")
@@ -533,7 +533,7 @@ class RequestsService:
             out["name"] = row["name"]
         return out
 
-    def list(self, *, state: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    def summaries(self, *, state: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
         """Summaries for staff, oldest waiting first."""
         where, args = ("where state = ?", [state]) if state else ("", [])
         rows = self.db.query(
@@ -629,7 +629,7 @@ class RequestsService:
             )
         at = _epoch(now)
         added = 0
-        evidence = self.db["badge_request_evidence"]
+        evidence = self.db.table("badge_request_evidence")
         if narrative:
             evidence.insert(
                 {"request_id": request_id, "kind": "text", "narrative": narrative, "created_at": at}
@@ -648,7 +648,7 @@ class RequestsService:
             added += 1
         for upload in files:
             file_id = secrets.token_urlsafe(12)
-            self.db["badge_request_files"].insert(
+            self.db.table("badge_request_files").insert(
                 {
                     "id": file_id,
                     "request_id": request_id,
@@ -675,7 +675,7 @@ class RequestsService:
         comment: str | None = None,
         staff: str | None = None,
     ) -> None:
-        self.db["badge_request_events"].insert(
+        self.db.table("badge_request_events").insert(
             {
                 "request_id": request_id,
                 "at": _epoch(now),
@@ -714,7 +714,7 @@ class RequestsService:
         request_id = "req-" + secrets.token_urlsafe(12)
         token = secrets.token_urlsafe(32)
         with self.db.atomic():
-            self.db["badge_requests"].insert(
+            self.db.table("badge_requests").insert(
                 {
                     "id": request_id,
                     "token_digest": _digest(token),
@@ -868,7 +868,10 @@ def _service(request: web.Request) -> RequestsService:
     return service
 
 
-def _public(reason: str) -> Any:
+_Handler = TypeVar("_Handler", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+
+def _public(reason: str) -> Callable[[_Handler], _Handler]:
     from .delivery._web import public
 
     return public(reason)
@@ -1037,7 +1040,7 @@ async def list_requests(request: web.Request) -> web.Response:
         offset = max(int(request.query.get("offset", "0")), 0)
     except ValueError:
         raise Problem(400, "bad-request", "limit and offset are integers") from None
-    return _json({"requests": _service(request).list(state=state, limit=limit, offset=offset)})
+    return _json({"requests": _service(request).summaries(state=state, limit=limit, offset=offset)})
 
 
 async def get_request(request: web.Request) -> web.Response:
@@ -1084,7 +1087,7 @@ async def staff_list_page(request: web.Request) -> web.Response:
     state = request.query.get("state", "submitted")
     if state not in STATES:
         state = "submitted"
-    rows = _service(request).list(state=state, limit=500, offset=0)
+    rows = _service(request).summaries(state=state, limit=500, offset=0)
     return _render(
         request, "requests/staff_list.html", {"requests": rows, "state": state, "states": STATES}
     )

@@ -109,18 +109,22 @@ async def exchange(request: web.Request) -> web.Response:
         challenge = secrets.token_urlsafe(24)
         store.set_challenge(db, offer.id, challenge)
         return json_response(_request_body(service, offer, challenge), headers=NO_STORE)
-    challenge = offer.challenge
-    if not challenge:
+    pending = offer.challenge
+    if not pending:
         raise Problem(
             409, "exchange-not-started", "no challenge is pending: start the exchange with {} first"
         )
-    # The challenge is used up by this attempt, whatever its outcome.
-    store.set_challenge(db, offer.id, "")
+    # The challenge is used up by this attempt, whatever its outcome (atomically: of two
+    # presentations racing for one challenge, only one is checked).
+    if not store.take_challenge(db, offer.id, pending):
+        raise Problem(
+            409, "exchange-not-started", "no challenge is pending: start the exchange with {} first"
+        )
     try:
         proven = await verify_presentation_proof(
             request.app,
             presentation,
-            challenge=challenge,
+            challenge=pending,
             domain=service.issuer_id,
             now=now,
             suites=DID_AUTH_SUITES,

@@ -190,7 +190,7 @@ async def verify_jwt_proof(
     iat = claims.get("iat")
     if isinstance(iat, bool) or not isinstance(iat, int | float):
         raise HolderProofError("the JWT proof has no numeric iat claim")
-    issued = datetime.fromtimestamp(float(iat), tz=now.tzinfo)
+    issued = _from_numeric_date(iat, "iat", now)
     skew = timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
     if issued > now + skew:
         raise HolderProofError("the JWT proof's iat is in the future")
@@ -200,7 +200,7 @@ async def verify_jwt_proof(
     if exp is not None:
         if isinstance(exp, bool) or not isinstance(exp, int | float):
             raise HolderProofError("the JWT proof's exp must be a number")
-        if datetime.fromtimestamp(float(exp), tz=now.tzinfo) < now - skew:
+        if _from_numeric_date(exp, "exp", now) < now - skew:
             raise HolderProofError("the JWT proof has expired")
     # nonce must be the c_nonce the caller consumed.
     if claims.get("nonce") != nonce:
@@ -217,6 +217,14 @@ async def verify_jwt_proof(
     except ProtocolError as exc:
         raise HolderProofError(f"the JWT proof does not verify: {exc.message}") from exc
     return HolderProof(holder=holder, verification_method=kid, kind="jwt")
+
+
+def _from_numeric_date(value: int | float, claim: str, now: datetime) -> datetime:
+    """A JWT NumericDate as an aware datetime (HolderProofError when out of range)."""
+    try:
+        return datetime.fromtimestamp(float(value), tz=now.tzinfo)
+    except (OverflowError, OSError, ValueError):
+        raise HolderProofError(f"the JWT proof's {claim} is out of range") from None
 
 
 def _suite_name(proof: Mapping[str, Any]) -> str:

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +42,7 @@ MAX_TX_CODE_FAILURES = 5
 @migrations()
 def m001_offers(db: Database) -> None:
     """Offers, access tokens and nonces."""
-    db["delivery_offers"].create(
+    db.table("delivery_offers").create(
         {
             "id": str,
             "code": str,
@@ -76,19 +76,19 @@ def m001_offers(db: Database) -> None:
         },
         defaults={"tx_code_failures": 0, "code_used": 0, "delivered": "[]"},
     )
-    db["delivery_offers"].create_index(["code"], unique=True)
-    db["delivery_offers"].create_index(["credential_id"])
-    db["delivery_offers"].create_index(["request_id"])
-    db["delivery_tokens"].create(
+    db.table("delivery_offers").create_index(["code"], unique=True)
+    db.table("delivery_offers").create_index(["credential_id"])
+    db.table("delivery_offers").create_index(["request_id"])
+    db.table("delivery_tokens").create(
         {"digest": str, "offer_id": str, "created_at": int, "expires_at": int},
         pk="digest",
         not_null={"offer_id", "created_at", "expires_at"},
         foreign_keys=[("offer_id", "delivery_offers", "id")],
     )
-    db["delivery_nonces"].create(
+    db.table("delivery_nonces").create(
         {"nonce": str, "expires_at": int}, pk="nonce", not_null={"expires_at"}
     )
-    db["delivery_nonces"].create_index(["expires_at"])
+    db.table("delivery_nonces").create_index(["expires_at"])
 
 
 def epoch(moment: datetime) -> int:
@@ -150,7 +150,7 @@ class Offer:
             self._tx_digest, _tx_digest(self.id, tx_code)
         )
 
-    _tx_digest: str | None = None
+    _tx_digest: str | None = field(default=None, repr=False, compare=False)
 
     def summary(self, now: datetime) -> dict[str, Any]:
         """The staff-facing JSON form (no secrets)."""
@@ -247,7 +247,7 @@ def insert_offer(
         "request_id": request_id,
         "label": label,
     }
-    db["delivery_offers"].insert(row)
+    db.table("delivery_offers").insert(row)
     return _offer(row)
 
 
@@ -303,7 +303,7 @@ def redeem_code(db: Database, offer: Offer, *, now: datetime, ttl: int) -> str |
         )
         if cursor.rowcount != 1:
             return None
-        db["delivery_tokens"].insert(
+        db.table("delivery_tokens").insert(
             {
                 "digest": digest(token),
                 "offer_id": offer.id,
@@ -335,7 +335,7 @@ def new_nonce(db: Database, *, now: datetime, ttl: int) -> str:
     nonce = secrets.token_urlsafe(24)
     with db.atomic():
         db.execute("delete from delivery_nonces where expires_at <= ?", [epoch(now)])
-        db["delivery_nonces"].insert({"nonce": nonce, "expires_at": epoch(now) + ttl})
+        db.table("delivery_nonces").insert({"nonce": nonce, "expires_at": epoch(now) + ttl})
     return nonce
 
 
@@ -399,6 +399,16 @@ def mark_delivered(db: Database, offer_id: str, configuration: str, *, now: date
 def set_challenge(db: Database, offer_id: str, challenge: str) -> None:
     """Remember the VC API exchange challenge of an offer."""
     db.execute("update delivery_offers set challenge = ? where id = ?", [challenge, offer_id])
+
+
+def take_challenge(db: Database, offer_id: str, challenge: str) -> bool:
+    """Use up the pending exchange challenge ``challenge``, once. ``False`` if it is not pending."""
+    with db.atomic():
+        cursor = db.execute(
+            "update delivery_offers set challenge = null where id = ? and challenge = ?",
+            [offer_id, challenge],
+        )
+    return cursor.rowcount == 1
 
 
 def cancel_offer(db: Database, offer_id: str) -> bool:

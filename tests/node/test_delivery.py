@@ -19,6 +19,7 @@ import pytest
 import segno
 
 from node.delivery import CONFIG_EDDSA, CONFIG_SD
+from node.delivery.jws import sign_compact
 from protocol.di import sign
 from protocol.di.ecdsa_sd_2023 import derive
 from protocol.did import Resolver
@@ -365,6 +366,18 @@ async def test_bad_proofs_refused(h: Harness) -> None:
         await attempt("jwt", jwt_proof(key, nonce=await h.nonce(), aud=h.issuer, now=old))
         == "invalid_proof"
     )
+
+    for claims in (
+        {"aud": h.issuer, "iat": 1e300},
+        {"aud": h.issuer, "iat": "now"},
+        {"aud": h.issuer, "iat": int(now.timestamp()), "exp": int(now.timestamp()) - 3600},
+        {"aud": h.issuer, "iat": int(now.timestamp()), "exp": 1e300 * 1e300},
+        {"aud": [h.issuer, "x"], "iat": int(now.timestamp()), "nonce": "other"},
+    ):
+        claims.setdefault("nonce", await h.nonce())
+        header = {"alg": "EdDSA", "typ": "openid4vci-proof+jwt", "kid": key.id}
+        token_jwt = sign_compact(header, claims, key)
+        assert await attempt("jwt", token_jwt) in ("invalid_proof", "invalid_nonce"), claims
 
     def b64(value: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
@@ -834,3 +847,32 @@ def test_routes_are_documented(h: Harness) -> None:
             continue
         assert path in documented or path.replace("{offer}", "{id}") in documented, path
     assert seen >= 25
+
+
+async def test_exchange_racing_presentations(h: Harness) -> None:
+    offer = await h.offer()
+    key = wallet_key()
+    exchange_url = h.url(offer["links"]["vcapiExchange"])
+    async with h.session.post(exchange_url, json={}) as resp:
+        vpr = (await resp.json())["verifiablePresentationRequest"]
+    vp = {
+        "@context": ["https://www.w3.org/2018/credentials/v1"],
+        "type": ["VerifiablePresentation"],
+        "holder": key.controller,
+    }
+    signed = sign_presentation(
+        vp,
+        key=key,
+        challenge=vpr["challenge"],
+        domain=vpr["domain"],
+        created=h.clock(),
+        suite="Ed25519Signature2020",
+    )
+
+    async def post() -> int:
+        async with h.session.post(exchange_url, json={"verifiablePresentation": signed}) as resp:
+            return resp.status
+
+    statuses = sorted(await asyncio.gather(post(), post(), post()))
+    assert statuses[0] == 200 and all(s in (409, 410) for s in statuses[1:]), statuses
+    assert len(h.node.service("issuing").list()) == 1
