@@ -63,3 +63,43 @@ MAX_CLOCK_SKEW_SECONDS = 300
 #: costs a walk of the document and a JSON-LD conversion of the selection it grows, so a base
 #: proof read from an untrusted holder copy cannot ask for unbounded work.
 MAX_SD_POINTERS = 1024
+
+# -- federation (specs/federation.md) -----------------------------------------------------------
+
+#: Largest registry credential accepted, in bytes of its RFC 8785 form. A member entry takes
+#: about 600 bytes, so this holds networks of well over a thousand members.
+MAX_REGISTRY_BYTES = 2 * 1024 * 1024
+
+#: Most members (current and former) one registry may list, to bound the work of checking it.
+MAX_REGISTRY_MEMBERS = 2_000
+
+#: Most keys a registry may pin for one member (current and retired keys).
+MAX_MEMBER_KEYS = 16
+
+#: Largest federation event accepted, in bytes of its RFC 8785 form (envelope, payload and
+#: proof). An achievement with its criteria and alignments fits in a few kilobytes; an
+#: endorsement credential in under 20 KB.
+MAX_EVENT_BYTES = 256 * 1024
+
+#: Largest event payload accepted, in bytes of its RFC 8785 form.
+MAX_EVENT_PAYLOAD_BYTES = 192 * 1024
+
+#: Most events one feed page may carry, so that one pull is bounded in memory and time.
+MAX_FEED_PAGE_EVENTS = 500
+
+#: Longest validity of an invitation to join a network, in seconds (30 days).
+MAX_INVITATION_LIFETIME_SECONDS = 30 * 24 * 3600
+
+#: Longest validity of an HTTP message signature (``expires`` - ``created``), in seconds. Short,
+#: because the replay cache must remember every nonce until its signature expires.
+MAX_HTTP_SIGNATURE_LIFETIME_SECONDS = 300
+
+#: Largest HTTP request body whose Content-Digest is checked, in bytes.
+MAX_SIGNED_BODY_BYTES = 16 * 1024 * 1024
+
+#: Largest offline verification bundle accepted, in bytes of its RFC 8785 form: thirty members
+#: with ten signed 131,072-entry status lists each stay under 10 MB.
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+
+#: Most DID documents, status lists and contexts one bundle may carry (each counted).
+MAX_BUNDLE_ENTRIES = 20_000
