@@ -868,7 +868,12 @@ class Wallet:
             raise ValueError("a credential must be a JSON object")
         the_kind: Kind = kind or guess_kind(parsed)
         summary = summarize(parsed, kind=the_kind)
-        key = equality_key(summary.get("issuer"), summary.get("id"))
+        key = equality_key(summary.get("issuer"), summary.get("id")) if the_kind != "ob2" else None
+        if key is None and the_kind == "ob2":
+            # OB 2.0 assertions name their issuer only through the badge class, often a bare
+            # URL: two assertions are the same when their content is.
+            canonical = json.dumps(parsed, sort_keys=True, ensure_ascii=False)
+            key = "ob2:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         if key is None:
             key = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
         stamp = format_datetime(now or _now())
