@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from ..did import Resolver, VerificationMethod
 from ..encoding import base58btc_decode, base58btc_encode
@@ -25,10 +26,26 @@ from ..limits import MAX_CLOCK_SKEW_SECONDS
 from ..timeutil import format_datetime, parse_datetime, require_aware
 from .jcs import canonicalize
 
-__all__ = ["CRYPTOSUITE", "hash_data", "sign_jcs", "verify_jcs"]
+__all__ = ["CRYPTOSUITE", "hash_data", "sign_jcs", "verify_jcs", "verify_jcs_canonical"]
 
 CRYPTOSUITE = "eddsa-jcs-2022"
 _PROOF_TYPE = "DataIntegrityProof"
+
+# Verification methods already read from a resolver's documents. A Resolver copies its documents
+# when built and never changes them, so a method resolved once stays right for that resolver;
+# the cache goes with the resolver. Syncing a feed verifies thousands of events with one key.
+_METHODS: WeakKeyDictionary[Resolver, dict[tuple[str, str], VerificationMethod]] = (
+    WeakKeyDictionary()
+)
+
+
+def _method(resolver: Resolver, vm_id: str, purpose: str) -> VerificationMethod:
+    cache = _METHODS.setdefault(resolver, {})
+    method = cache.get((vm_id, purpose))
+    if method is None:
+        method = resolver.verification_method(vm_id, relationship=purpose)
+        cache[(vm_id, purpose)] = method
+    return method
 
 
 def hash_data(document: Mapping[str, Any], proof_config: Mapping[str, Any]) -> bytes:
@@ -85,6 +102,21 @@ def verify_jcs(
 ) -> VerificationMethod:
     """Verify the eddsa-jcs-2022 proof of ``document``; return the verification method used.
 
+    See :func:`verify_jcs_canonical` for the errors.
+    """
+    return verify_jcs_canonical(document, resolver=resolver, now=now, purpose=purpose)[0]
+
+
+def verify_jcs_canonical(
+    document: Mapping[str, Any],
+    *,
+    resolver: Resolver,
+    now: datetime,
+    purpose: str = "assertionMethod",
+) -> tuple[VerificationMethod, bytes]:
+    """Verify the eddsa-jcs-2022 proof of ``document``; return the verification method used
+    and the RFC 8785 bytes of the document without its proof (what was signed, hashed).
+
     https://www.w3.org/TR/vc-di-eddsa/#verify-proof-eddsa-jcs-2022. The key comes from
     ``resolver`` (listed under ``purpose`` in its controller document).
 
@@ -132,11 +164,13 @@ def verify_jcs(
         if doc_ctx[: len(proof_ctx)] != proof_ctx:
             raise InvalidProof("the proof's @context is not a prefix of the document's @context")
         unsecured["@context"] = options["@context"]
-    method = resolver.verification_method(proof["verificationMethod"], relationship=purpose)
+    method = _method(resolver, proof["verificationMethod"], purpose)
     if method.public_key.algorithm != "Ed25519":
         raise InvalidProof(
             f"eddsa-jcs-2022 needs an Ed25519 key, {method.id} is {method.public_key.algorithm}"
         )
     # 3.-5. Transform, configure, hash; then verify the signature.
-    method.public_key.verify(signature, hash_data(unsecured, options))
-    return method
+    canonical = canonicalize(unsecured)
+    data = hashlib.sha256(canonicalize(options)).digest() + hashlib.sha256(canonical).digest()
+    method.public_key.verify(signature, data)
+    return method, canonical
