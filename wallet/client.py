@@ -70,6 +70,7 @@ __all__ = [
     "receive",
     "receive_async",
     "sign_jws",
+    "store_received",
     "verify_received",
 ]
 
@@ -918,6 +919,66 @@ async def _vcapi(
     return received
 
 
+# -- storing --------------------------------------------------------------------------------------
+
+
+def _equality(credential: Mapping[str, Any]) -> tuple[str | None, Any]:
+    return _issuer_id(credential), credential.get("id")
+
+
+def store_received(store: Any, received: Sequence[Received], *, now: datetime) -> list[Any]:
+    """Store received credentials with their reports; returns the stored records, in order.
+
+    The ecdsa-sd-2023 base-proof copy of a badge has the same issuer and id as its
+    eddsa-rdfc-2022 credential, so the store (Open Badges equality) keeps one record per badge:
+    the credential a verifier can check is stored verbatim, and the holder's copy is kept with
+    it -- through ``store.add_holder_copy(record, document, verification=...)`` when the store
+    offers it, otherwise inside the record's verification report under ``holderCopy``
+    (``{"credential", "verification", "source"}``), which :func:`wallet.present.holder_copy`
+    reads. A badge that arrives only as a base-proof copy is stored as it is.
+    """
+    groups: dict[tuple[str | None, Any], list[Received]] = {}
+    order: list[tuple[str | None, Any]] = []
+    for item in received:
+        key = _equality(item.credential)
+        if key[1] is None:
+            key = (key[0], id(item))
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(item)
+    stored: list[Any] = []
+    for key in order:
+        items = groups[key]
+        plain = [i for i in items if not has_base_proof(i.credential)]
+        copies = [i for i in items if has_base_proof(i.credential)]
+        primary = plain[0] if plain else copies[0]
+        copy = copies[0] if plain and copies else None
+        verification = dict(primary.verification)
+        attach = getattr(store, "add_holder_copy", None)
+        if copy is not None and not callable(attach):
+            verification["holderCopy"] = {
+                "credential": copy.credential,
+                "verification": copy.verification,
+                "source": copy.source,
+            }
+        record = store.add_credential(
+            primary.credential, source=primary.source, verification=verification
+        )
+        if copy is not None:
+            if callable(attach):
+                attach(record, copy.credential, verification=copy.verification)
+            elif "holderCopy" not in getattr(record, "verification", {}):
+                # The badge was already in the wallet (a duplicate): keep the copy with it.
+                report = {**record.verification, "holderCopy": verification["holderCopy"]}
+                record.set_verification(report, record.status, at=now.isoformat())
+                touch = getattr(store, "touch", None)
+                if callable(touch):
+                    touch(record)
+        stored.append(record)
+    return stored
+
+
 # -- entry points ---------------------------------------------------------------------------------
 
 
@@ -975,13 +1036,7 @@ async def receive_async(
         proof_type=proof_type,
         configurations=configurations,
     )
-    stored = []
-    for item in received:
-        stored.append(
-            store.add_credential(
-                item.credential, source=item.source, verification=item.verification
-            )
-        )
+    stored = store_received(store, received, now=now)
     save = getattr(store, "save", None)
     if callable(save):
         result = save()
