@@ -303,6 +303,7 @@ def redeem_code(db: Database, offer: Offer, *, now: datetime, ttl: int) -> str |
         )
         if cursor.rowcount != 1:
             return None
+        db.execute("delete from delivery_tokens where expires_at <= ?", [epoch(now)])
         db.table("delivery_tokens").insert(
             {
                 "digest": digest(token),

@@ -876,3 +876,14 @@ async def test_exchange_racing_presentations(h: Harness) -> None:
     statuses = sorted(await asyncio.gather(post(), post(), post()))
     assert statuses[0] == 200 and all(s in (409, 410) for s in statuses[1:]), statuses
     assert len(h.node.service("issuing").list()) == 1
+
+
+async def test_issued_offer_of_an_unbound_credential(h: Harness) -> None:
+    # A credential issued to an e-mail only is delivered as it was issued (specs/delivery.md).
+    issued = await h.node.service("issuing").issue(
+        achievement_id=h.node.samples[0], email="ada@example.org"
+    )
+    offer = await h.offer(credentialId=issued.id, configurations=[CONFIG_EDDSA])
+    credential = await h.claim(offer["links"]["openidCredentialOffer"], wallet_key())
+    assert credential == issued.credential
+    assert "id" not in credential["credentialSubject"]
