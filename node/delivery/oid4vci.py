@@ -137,7 +137,13 @@ async def _read_form(request: web.Request) -> dict[str, str]:
             "invalid_request",
             "the token request must be a form (application/x-www-form-urlencoded)",
         )
-    data = await request.content.read(MAX_FORM_BYTES + 1)
+    # StreamReader.read(n) returns what has arrived: read until the end or past the cap.
+    data = b""
+    while len(data) <= MAX_FORM_BYTES:
+        chunk = await request.content.read(MAX_FORM_BYTES + 1 - len(data))
+        if not chunk:
+            break
+        data += chunk
     if len(data) > MAX_FORM_BYTES:
         raise _TokenError("invalid_request", f"the token request exceeds {MAX_FORM_BYTES} bytes")
     try:

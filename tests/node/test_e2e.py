@@ -29,12 +29,8 @@ from protocol.verify import verify
 from tests.node.test_delivery_support import Harness, wallet_key
 
 ROOT = Path(__file__).resolve().parents[2]
-#: ``passeport node ...`` with the network guard installed (node.cli is what ``passeport node``
-#: runs; it is called directly so that this test does not depend on the top-level CLI wiring).
-GUARDED_NODE_CLI = (
-    "import sys; sys.path.insert(0, 'tests'); import netguard; netguard.install(); "
-    "from node.cli import main; raise SystemExit(main(sys.argv[1:]))"
-)
+#: ``passeport ARGS`` with the network guard installed.
+GUARDED = ROOT / "tests" / "guarded.py"
 #: Seconds to wait for the node process to start listening.
 START_TIMEOUT = 60
 
@@ -48,8 +44,7 @@ def _free_port() -> int:
 async def _cli(*args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        GUARDED_NODE_CLI,
+        str(GUARDED),
         *args,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
@@ -98,8 +93,7 @@ async def served_node(tmp_path: Path) -> AsyncIterator[ServedNode]:
     token = out.strip().splitlines()[-1]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        GUARDED_NODE_CLI,
+        str(GUARDED),
         "node",
         "serve",
         "--data",
