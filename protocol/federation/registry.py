@@ -359,6 +359,7 @@ def _check_unique(members: Sequence[Member]) -> None:
 
 
 def _check_vc_envelope(document: Mapping[str, Any], *, credential_type: str, what: str) -> None:
+    c.obj(document, what)
     if document.get("@context") != c.CONTEXTS:
         raise MalformedError(f"a {what} has the @context {c.CONTEXTS}")
     types = c.types_of(document)
@@ -637,8 +638,8 @@ def verify_membership_credential(
             f"the membership credential is issued by {document.get('issuer')!r}, not by the "
             f"steward {steward}"
         )
-    _check_signed_by(document, signer=steward, resolver=resolver, now=now, what="membership")
     _check_window(document, now=now, what="membership credential")
+    _check_signed_by(document, signer=steward, resolver=resolver, now=now, what="membership")
     subject = c.obj(document.get("credentialSubject"), "membership credentialSubject")
     if subject.get("type") != "FederationMembership":
         raise MalformedError("the membership subject must have type FederationMembership")
@@ -774,10 +775,10 @@ def verify_invitation(
         raise ImpersonationError(
             f"the invitation is issued by {document.get('issuer')!r}, not by the steward {steward}"
         )
-    _check_signed_by(document, signer=steward, resolver=resolver, now=now, what="invitation")
     valid_from, valid_until = _check_window(
         document, now=now, what="invitation", require_until=True
     )
+    _check_signed_by(document, signer=steward, resolver=resolver, now=now, what="invitation")
     assert valid_until is not None
     if valid_until - valid_from > timedelta(seconds=MAX_INVITATION_LIFETIME_SECONDS):
         raise MalformedError(
