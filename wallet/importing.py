@@ -354,6 +354,11 @@ def _from_jws(token: str, where: str) -> list[Found]:
     return [Found(token.strip(), "jwt", document, kind, where, jws=jws)]
 
 
+def _types_of(document: Mapping[str, Any]) -> list[str]:
+    types = document.get("type")
+    return [t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)]
+
+
 def _is_credential(document: Mapping[str, Any]) -> bool:
     types = document.get("type")
     items = types if isinstance(types, list) else [types]
@@ -399,6 +404,16 @@ def _from_object(document: dict[str, Any], text: str, where: str) -> list[Found]
     if _is_presentation(document):
         return _from_presentation(document, f"{where} presentation")
     kind = guess_kind(document)
+    if (
+        kind == "ob2"
+        and "Assertion" not in _types_of(document)
+        and not ("recipient" in document and "badge" in document)
+    ):
+        what = ", ".join(_types_of(document)) or "document"
+        raise MalformedError(
+            f"{where}: an Open Badges 2.0 {what}, not an assertion (hand it in with --document "
+            "or --key to check assertions offline)"
+        )
     if kind == "ob2" or _is_credential(document):
         return [Found(text, "json", document, kind, where)]
     token = _enveloped(document)
@@ -933,7 +948,7 @@ def import_files(
             outcomes.append(ImportOutcome(name, "refused", None, exc.message))
         except OSError as exc:
             outcomes.append(ImportOutcome(name, "refused", None, f"cannot read ({exc.strerror})"))
-        if progress is not None and total > 1:
+        if progress is not None and total >= 20:
             progress("importing", n + 1, total)
     return outcomes
 

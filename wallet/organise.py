@@ -173,7 +173,10 @@ def summarize(document: Mapping[str, Any], *, kind: str) -> dict[str, Any]:
             )
             if v
         }
-        out["name"] = _str(badge_obj.get("name")) or "Open Badges 2.0 assertion"
+        badge_ref = _id_of(badge)
+        out["name"] = _str(badge_obj.get("name")) or (
+            f"OB 2.0 badge {badge_ref}" if badge_ref else "Open Badges 2.0 assertion"
+        )
         out["alignments"] = [
             {
                 k: v

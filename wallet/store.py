@@ -80,6 +80,8 @@ Format = Literal["json", "jwt"]
 Progress = Callable[[str, int, int], None]
 
 _META_LENGTH = struct.Struct(">I")
+#: Wallets smaller than this open without progress messages.
+_PROGRESS_FROM = 2000
 
 
 def _now() -> datetime:
@@ -442,9 +444,16 @@ def guess_kind(document: Mapping[str, Any]) -> Kind:
     type_list = types if isinstance(types, list) else [types]
     context = document.get("@context")
     contexts = context if isinstance(context, list) else [context]
-    if "Assertion" in type_list or any(
-        isinstance(c, str) and c.startswith("https://w3id.org/openbadges/v2") for c in contexts
+    ob2_context = any(
+        isinstance(c, str)
+        and c.startswith(("https://w3id.org/openbadges/v2", "https://w3id.org/openbadges/v1"))
+        for c in contexts
+    )
+    if "Assertion" in type_list or (
+        "VerifiableCredential" not in type_list and "recipient" in document and "badge" in document
     ):
+        return "ob2"
+    if ob2_context and "VerifiableCredential" not in type_list:
         return "ob2"
     if "EndorsementCredential" in type_list:
         return "endorsement"
@@ -519,7 +528,7 @@ class Wallet:
                 self._changed = True
             self._records[record.local_id] = record
             self._by_key[record.key] = record.local_id
-            if progress is not None and (n + 1) % 2000 == 0:
+            if progress is not None and total >= _PROGRESS_FROM and (n + 1) % 2000 == 0:
                 progress("reading credentials", n + 1, total)
         self.collections: dict[str, Collection] = {
             c.name: c for c in (Collection.from_dict(x) for x in meta.get("collections", []))
@@ -528,8 +537,8 @@ class Wallet:
             p.id: p for p in (Pathway.from_dict(x) for x in meta.get("pathways", []))
         }
         self.requests: list[dict[str, Any]] = list(meta.get("requests", []))
-        if progress is not None and total:
-            progress("indexing", 0, total)
+        if progress is not None and total >= _PROGRESS_FROM:
+            progress("indexing", total, total)
         self.index = Index(self._records.values())
         self.open_timings: dict[str, float] = {}
 
