@@ -81,6 +81,8 @@ MAX_TEXT_CHARS = 10_000
 MAX_NAME_CHARS = 200
 #: Longest link, in characters.
 MAX_URL_CHARS = 2000
+#: Largest text field of a multipart form, in bytes (10,000 characters of up to 4 bytes).
+MAX_FIELD_BYTES = MAX_TEXT_CHARS * 4
 #: Largest multipart body, in bytes (all files plus fields).
 MAX_FORM_BYTES = MAX_FILES_PER_REQUEST * MAX_FILE_BYTES + 64 * 1024
 #: Anonymous writes (submissions, evidence, new offers) per client address and window.
@@ -328,10 +330,13 @@ async def _read_multipart(request: web.Request) -> Submission:
                 )
             submission.files.append(Upload(clean_filename(part.filename), kind, bytes(data)))
         else:
-            value = await part.read(decode=True)
+            field_bytes = bytearray()
+            while chunk := await part.read_chunk(16 * 1024):
+                field_bytes += chunk
+                if len(field_bytes) > MAX_FIELD_BYTES:
+                    raise Problem(413, "payload-too-large", f"field {name!r} is too large")
+            value = bytes(part.decode(bytes(field_bytes)))
             total += len(value)
-            if len(value) > MAX_TEXT_CHARS * 4:
-                raise Problem(413, "payload-too-large", f"field {name!r} is too large")
             try:
                 text = value.decode("utf-8")
             except UnicodeDecodeError:

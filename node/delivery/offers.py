@@ -46,6 +46,8 @@ QR_LINKS = {
 QR_SCALE = 6
 QR_BORDER = 4
 ISSUE_SCOPE = "credentials:issue"
+#: Longest offer label (shown on the earner's page), in characters.
+MAX_LABEL_CHARS = 200
 
 
 def _service(request: web.Request) -> DeliveryService:
@@ -138,6 +140,8 @@ async def create_offer(request: web.Request) -> web.Response:
     email = _optional_str(body, "email")
     subject_did = _optional_str(body, "subjectDid")
     label = _optional_str(body, "label")
+    if label is not None and len(label) > MAX_LABEL_CHARS:
+        raise Problem(422, "invalid-offer", f"label is longer than {MAX_LABEL_CHARS} characters")
     if (achievement_id is None) == (credential_id is None):
         raise Problem(
             422,
