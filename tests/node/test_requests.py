@@ -279,6 +279,11 @@ async def test_file_limits(h: Harness) -> None:
     )
     async with h.session.post(h.url("/requests"), data=form) as resp:
         assert resp.status == 422
+    form = _form(
+        {"achievementId": h.node.samples[0], "email": "a@b.org", "narrative": "x" * 50_000}, []
+    )
+    async with h.session.post(h.url("/requests"), data=form) as resp:
+        assert resp.status == 413
     # Nothing was stored by refused submissions.
     assert (await h.get_json("/api/requests", headers=h.staff))["requests"] == []
 
