@@ -77,6 +77,8 @@ __all__ = [
 
 log = logging.getLogger("passeport.node.issuing")
 
+#: Batches of a bulk job signed at once (a batch is written while the next ones sign).
+JOB_BATCHES_IN_FLIGHT = 3
 #: Most data rows in one CSV upload.
 MAX_JOB_ROWS = 10_000
 #: Rows signed together and written in one transaction by a bulk job.
@@ -1044,17 +1046,36 @@ class IssuingService:
         issuer, purpose = str(job[0]), str(job[1])
         achievements: dict[str, dict[str, Any] | Problem] = {}
         last_row = 0
-        while not self._closing:
-            rows = self.db.execute(
-                "SELECT row, idempotency_key, email, did, achievement_id, name, valid_until "
-                "FROM issue_job_rows WHERE job_id = ? AND state = 'pending' AND row > ? "
-                "ORDER BY row LIMIT ?",
-                [job_id, last_row, JOB_BATCH_ROWS],
-            ).fetchall()
-            if not rows:
-                break
-            last_row = rows[-1][0]
-            await self._run_batch(job_id, issuer, purpose, rows, achievements)
+        # Batches overlap (one signs while another is written), each in its own transaction.
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while not self._closing:
+                rows = self.db.execute(
+                    "SELECT row, idempotency_key, email, did, achievement_id, name, valid_until "
+                    "FROM issue_job_rows WHERE job_id = ? AND state = 'pending' AND row > ? "
+                    "ORDER BY row LIMIT ?",
+                    [job_id, last_row, JOB_BATCH_ROWS],
+                ).fetchall()
+                if not rows:
+                    break
+                last_row = rows[-1][0]
+                running.add(
+                    asyncio.create_task(
+                        self._run_batch(job_id, issuer, purpose, rows, achievements)
+                    )
+                )
+                if len(running) >= JOB_BATCHES_IN_FLIGHT:
+                    finished, running = await asyncio.wait(
+                        running, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in finished:
+                        task.result()
+            for task in await asyncio.gather(*running, return_exceptions=True):
+                if isinstance(task, BaseException):
+                    raise task
+        finally:
+            for task in running:
+                task.cancel()
         if self._closing:
             return
         now = self._clock().isoformat()
@@ -1413,9 +1434,19 @@ async def post_issue_job(request: web.Request) -> web.Response:
                 params[name] = value
     elif request.content_type in ("text/csv", "application/csv", "text/plain"):
         limit = request.app[CONFIG].max_upload_bytes
-        data = await request.content.read(limit + 1)
-        if len(data) > limit:
+        if request.content_length is not None and request.content_length > limit:
             raise Problem(413, "payload-too-large", f"the upload exceeds {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:  # StreamReader.read(n) returns what has arrived: read to the end
+            chunk = await request.content.read(64 * 1024)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise Problem(413, "payload-too-large", f"the upload exceeds {limit} bytes")
+            chunks.append(chunk)
+        data = b"".join(chunks)
         filename = params.get("filename")
     else:
         raise Problem(415, "unsupported-media-type", "upload a text/csv body or a multipart form")

@@ -50,10 +50,14 @@ def _request(url: str, *, token: str, data: bytes | None = None, ctype: str = ""
         return json.loads(response.read())
 
 
+class NodeExited(AssertionError):
+    """The node subprocess stopped before serving (its log is the message)."""
+
+
 class Served:
     """``passeport node serve`` in its own process group."""
 
-    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
+    def __init__(self, data_dir: Path, port: int, log: Path, did: str) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
@@ -76,11 +80,14 @@ class Served:
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
-                raise AssertionError(f"the node exited: {log.read_text()}")
+                self.log.close()
+                raise NodeExited(log.read_text())
             try:
-                with urllib.request.urlopen(self.base + "/.well-known/did.json", timeout=2):
-                    return
-            except (urllib.error.URLError, OSError):
+                with urllib.request.urlopen(self.base + "/.well-known/did.json", timeout=2) as r:
+                    # our node, not another process that took the port meanwhile
+                    if json.loads(r.read()).get("id") == did:
+                        return
+            except (urllib.error.URLError, OSError, ValueError):
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the node did not start: {log.read_text()}") from None
                 time.sleep(0.2)
@@ -108,25 +115,33 @@ def _progress(served: Served, job_id: str, token: str) -> dict[str, Any]:
 
 @pytest.mark.timeout(900)
 def test_kill_9_during_a_10000_row_bulk_issue(tmp_path: Path) -> None:
-    port = free_port()
-    data_dir = tmp_path / "node"
-    config = NodeConfig(
-        data_dir=data_dir,
-        public_url=f"http://localhost:{port}",
-        host="127.0.0.1",
-        port=port,
-    )
-    result = init_node(config, now=datetime.now(UTC), admin_email="admin@example.org")
-    app = create_app(config)
-    try:
-        _, token = app[SERVICES]["auth"].create_token(
-            ["credentials:issue", "staff"], name="bulk", now=datetime.now(UTC)
+    # Other processes may take a free port before the node binds it: try a few.
+    for attempt in range(3):
+        port = free_port()
+        data_dir = tmp_path / f"node-{attempt}"
+        config = NodeConfig(
+            data_dir=data_dir,
+            public_url=f"http://localhost:{port}",
+            host="127.0.0.1",
+            port=port,
         )
-    finally:
-        app[DB].conn.close()
-    log = tmp_path / "serve.log"
+        result = init_node(config, now=datetime.now(UTC), admin_email="admin@example.org")
+        app = create_app(config)
+        try:
+            _, token = app[SERVICES]["auth"].create_token(
+                ["credentials:issue", "staff"], name="bulk", now=datetime.now(UTC)
+            )
+        finally:
+            app[DB].conn.close()
+        log = tmp_path / f"serve-{attempt}.log"
+        try:
+            served = Served(data_dir, port, log, result.did)
+        except NodeExited as exc:
+            if "cannot listen" not in str(exc) or attempt == 2:
+                raise
+            continue
+        break
 
-    served = Served(data_dir, port, log)
     try:
         rows = [[f"learner{i}@example.org"] for i in range(ROWS)]
         job = _request(
@@ -151,7 +166,7 @@ def test_kill_9_during_a_10000_row_bulk_issue(tmp_path: Path) -> None:
         ).fetchone()[0]
     assert KILL_AFTER <= issued_at_kill < ROWS, issued_at_kill
 
-    served = Served(data_dir, port, log)  # resumes the job at start-up
+    served = Served(data_dir, port, log, result.did)  # resumes the job at start-up
     try:
         deadline = time.monotonic() + 600
         while (progress := _progress(served, job["id"], token))["state"] != "done":
