@@ -280,7 +280,8 @@ async def test_file_limits(h: Harness) -> None:
     async with h.session.post(h.url("/requests"), data=form) as resp:
         assert resp.status == 422
     form = _form(
-        {"achievementId": h.node.samples[0], "email": "a@b.org", "narrative": "x" * 50_000}, []
+        {"achievementId": h.node.samples[0], "email": "a@b.org", "narrative": "x" * 50_000},
+        [("a.pdf", PDF, "application/pdf")],  # a file makes it multipart
     )
     async with h.session.post(h.url("/requests"), data=form) as resp:
         assert resp.status == 413
