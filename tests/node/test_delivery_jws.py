@@ -72,9 +72,7 @@ def test_algorithm_must_match_key() -> None:
     ed = generate("Ed25519")
     token = sign_compact({"alg": "EdDSA"}, {}, ed)
     with pytest.raises(InvalidProof, match="P-256"):
-        parse_compact(token.replace(token.split(".")[0], _part({"alg": "ES256"}))).verify(
-            ed.public
-        )
+        parse_compact(token.replace(token.split(".")[0], _part({"alg": "ES256"}))).verify(ed.public)
     with pytest.raises(ValueError):
         sign_compact({"alg": "ES256"}, {}, ed)
 
