@@ -361,6 +361,9 @@ class _Lock:
                     ) from None
                 time.sleep(0.05)
 
+    def __del__(self) -> None:
+        self.release()
+
     def release(self) -> None:
         if self._fh is not None:
             self._fh.close()  # closing releases the flock
