@@ -1020,6 +1020,10 @@ def plan_presentation(
         found.sort(
             key=lambda c: (c.holder_copy is None, getattr(c.record, "status", "") != "valid")
         )
+        if credentials and wanted is None:
+            # The holder named the credentials to use: prefer them where they fit.
+            named = [c for c in found if {c.ref, c.document.get("id")} & set(credentials)]
+            found = named or found
         candidates[query["id"]] = found
     chosen: dict[str, list[Candidate]] = {}
     unmet: list[str] = []
