@@ -1138,7 +1138,19 @@ def _qr_handler(kind: str) -> Any:
 async def _read_form(request: web.Request) -> dict[str, str]:
     if request.content_type != "application/x-www-form-urlencoded":
         raise _AnswerError(400, "invalid_request", "the response must be a form (direct_post)")
-    data = await request.content.read(MAX_RESPONSE_BYTES + 1)
+    too_large = _AnswerError(
+        413, "invalid_request", f"the response exceeds {MAX_RESPONSE_BYTES} bytes"
+    )
+    if request.content_length is not None and request.content_length > MAX_RESPONSE_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    data = b"".join(chunks)
     if len(data) > MAX_RESPONSE_BYTES:
         raise _AnswerError(
             413, "invalid_request", f"the response exceeds {MAX_RESPONSE_BYTES} bytes"
