@@ -89,70 +89,35 @@ def _rdfc_hash_data(
     )
 
 
+#: Signature length in bytes for each key algorithm (ECDSA signatures are raw r || s).
+_SIGNATURE_BYTES = {"Ed25519": 64, "P-256": 64, "P-384": 96}
+
+
 @dataclass(frozen=True)
-class _Ed25519RdfcSuite:
+class _RdfcSuite:
+    """A suite that canonicalises with RDFC-1.0, hashes, and signs the hashes with one key.
+
+    eddsa-rdfc-2022 (https://www.w3.org/TR/vc-di-eddsa/#eddsa-rdfc-2022), its legacy forms, and
+    ecdsa-rdfc-2019 (https://www.w3.org/TR/vc-di-ecdsa/#ecdsa-rdfc-2019) differ only in the key
+    algorithms they take and the hash each one implies.
+    """
+
     proof_type: str
     cryptosuite: str | None
-    algorithm: str = "Ed25519"
+    #: Key algorithm -> hash used by RDFC-1.0 and for hashData.
+    hashes: tuple[tuple[str, str], ...]
 
-    def _check_key(self, public_key: PublicKey) -> None:
-        if public_key.algorithm != self.algorithm:
-            raise InvalidProof(
-                f"{self.cryptosuite or self.proof_type} needs an Ed25519 key, "
-                f"the verification method holds a {public_key.algorithm} key"
-            )
+    @property
+    def algorithm(self) -> str:
+        return " or ".join(name for name, _ in self.hashes)
 
-    def create_proof_value(
-        self,
-        unsecured: Mapping[str, Any],
-        proof_config: Mapping[str, Any],
-        key: KeyPair,
-        loader: StaticDocumentLoader,
-    ) -> str:
-        self._check_key(key.public)
-        # https://www.w3.org/TR/vc-di-eddsa/#proof-serialization-eddsa-rdfc-2022
-        signature = key.sign(_rdfc_hash_data(unsecured, proof_config, loader))
-        return base58btc_encode(signature)
-
-    def verify_proof_value(
-        self,
-        unsecured: Mapping[str, Any],
-        proof_config: Mapping[str, Any],
-        proof_value: str,
-        public_key: PublicKey,
-        loader: StaticDocumentLoader,
-    ) -> None:
-        self._check_key(public_key)
-        # https://www.w3.org/TR/vc-di-eddsa/#verify-proof-eddsa-rdfc-2022, step 3: the proofValue
-        # is base58btc multibase of a 64-byte Ed25519 signature.
-        try:
-            signature = base58btc_decode(proof_value)
-        except MalformedError as exc:
-            raise InvalidProof(f"proofValue is not base58btc multibase: {exc.message}") from exc
-        if len(signature) != 64:
-            raise InvalidProof(
-                f"proofValue decodes to {len(signature)} bytes, an Ed25519 signature has 64"
-            )
-        public_key.verify(signature, _rdfc_hash_data(unsecured, proof_config, loader))
-
-
-@dataclass(frozen=True)
-class _EcdsaRdfcSuite:
-    """ecdsa-rdfc-2019 (https://www.w3.org/TR/vc-di-ecdsa/#ecdsa-rdfc-2019): P-256 or P-384."""
-
-    proof_type: str = "DataIntegrityProof"
-    cryptosuite: str | None = "ecdsa-rdfc-2019"
-    algorithm: str = "P-256 or P-384"
-
-    @staticmethod
-    def _hash_name(public_key: PublicKey) -> str:
-        if public_key.algorithm == "P-256":
-            return "sha256"
-        if public_key.algorithm == "P-384":
-            return "sha384"
+    def _hash_name(self, public_key: PublicKey) -> str:
+        for name, hash_name in self.hashes:
+            if public_key.algorithm == name:
+                return hash_name
         raise InvalidProof(
-            f"ecdsa-rdfc-2019 needs a P-256 or P-384 key, the verification method holds a "
-            f"{public_key.algorithm} key"
+            f"{self.cryptosuite or self.proof_type} needs a {self.algorithm} key, "
+            f"the verification method holds a {public_key.algorithm} key"
         )
 
     def create_proof_value(
@@ -163,7 +128,8 @@ class _EcdsaRdfcSuite:
         loader: StaticDocumentLoader,
     ) -> str:
         hash_name = self._hash_name(key.public)
-        # Proof serialization: ECDSA over hashData (with the curve's hash), raw r || s, base58btc.
+        # Proof serialization: sign hashData (ECDSA with the curve's hash, raw r || s), then
+        # base58btc multibase.
         return base58btc_encode(
             key.sign(_rdfc_hash_data(unsecured, proof_config, loader, hash_name))
         )
@@ -177,21 +143,32 @@ class _EcdsaRdfcSuite:
         loader: StaticDocumentLoader,
     ) -> None:
         hash_name = self._hash_name(public_key)
+        # Verify Proof step 3: the proofValue is base58btc multibase of the raw signature.
         try:
             signature = base58btc_decode(proof_value)
         except MalformedError as exc:
             raise InvalidProof(f"proofValue is not base58btc multibase: {exc.message}") from exc
+        expected = _SIGNATURE_BYTES[public_key.algorithm]
+        if len(signature) != expected:
+            raise InvalidProof(
+                f"proofValue decodes to {len(signature)} bytes, a {public_key.algorithm} "
+                f"signature has {expected}"
+            )
         public_key.verify(signature, _rdfc_hash_data(unsecured, proof_config, loader, hash_name))
 
 
+_ED25519 = (("Ed25519", "sha256"),)
+
 #: ecdsa-rdfc-2019 (W3C Recommendation), P-256 and P-384.
-EcdsaRdfc2019 = _EcdsaRdfcSuite()
+EcdsaRdfc2019 = _RdfcSuite(
+    "DataIntegrityProof", "ecdsa-rdfc-2019", (("P-256", "sha256"), ("P-384", "sha384"))
+)
 #: eddsa-rdfc-2022 (W3C Recommendation).
-EddsaRdfc2022 = _Ed25519RdfcSuite("DataIntegrityProof", "eddsa-rdfc-2022")
+EddsaRdfc2022 = _RdfcSuite("DataIntegrityProof", "eddsa-rdfc-2022", _ED25519)
 #: The suite's pre-Recommendation name, still found on deployed Open Badges (verify only).
-Eddsa2022 = _Ed25519RdfcSuite("DataIntegrityProof", "eddsa-2022")
+Eddsa2022 = _RdfcSuite("DataIntegrityProof", "eddsa-2022", _ED25519)
 #: Legacy Ed25519Signature2020, which the Learner Credential Wallet still signs with.
-Ed25519Signature2020 = _Ed25519RdfcSuite("Ed25519Signature2020", None)
+Ed25519Signature2020 = _RdfcSuite("Ed25519Signature2020", None, _ED25519)
 
 #: Suites by (proof type, cryptosuite). Others register here as they are implemented.
 SUITES: dict[tuple[str, str | None], Cryptosuite] = {
