@@ -79,6 +79,9 @@ MAX_JWS_CHARS = 1024 * 1024
 
 _JWS = re.compile(r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
 _OB2_CONTEXT = "https://w3id.org/openbadges/v2"
+_OB2_DOCUMENT_TYPES = frozenset(
+    {"BadgeClass", "Issuer", "Profile", "CryptographicKey", "RevocationList", "Endorsement"}
+)
 _JWT_CLAIMS = ("iss", "jti", "nbf", "exp", "iat", "sub", "aud")
 _JWS_ALGS: dict[str, str] = {
     "RS256": "RSA",
@@ -404,15 +407,16 @@ def _from_object(document: dict[str, Any], text: str, where: str) -> list[Found]
     if _is_presentation(document):
         return _from_presentation(document, f"{where} presentation")
     kind = guess_kind(document)
+    ob2_document = bool(set(_types_of(document)) & _OB2_DOCUMENT_TYPES)
     if (
-        kind == "ob2"
+        (kind == "ob2" or (ob2_document and not _is_credential(document)))
         and "Assertion" not in _types_of(document)
         and not ("recipient" in document and "badge" in document)
     ):
         what = ", ".join(_types_of(document)) or "document"
         raise MalformedError(
-            f"{where}: an Open Badges 2.0 {what}, not an assertion (hand it in with --document "
-            "or --key to check assertions offline)"
+            f"{where}: a {what} document, not a credential or an assertion (hand it in with "
+            "--document or --key to check assertions offline)"
         )
     if kind == "ob2" or _is_credential(document):
         return [Found(text, "json", document, kind, where)]
@@ -463,7 +467,7 @@ def _from_baked(payloads: Sequence[BakedPayload], container: str) -> list[Found]
 def extract(data: bytes, *, name: str = "input") -> list[Found]:
     """Every credential in ``data`` (JSON, JWS, PNG or SVG); raises :class:`ImportRefused`."""
     try:
-        if data.startswith(PNG_SIGNATURE):
+        if data.startswith(PNG_SIGNATURE[:4]):
             return _from_baked(read_png(data), "PNG")
         head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
         if head.startswith(b"<"):
