@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import secrets
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -68,13 +71,20 @@ LIST_VALIDITY = timedelta(days=2)
 RESIGN_AFTER = timedelta(hours=12)
 #: Random draws tried before picking uniformly among the free indexes of a dense list.
 _RANDOM_TRIES = 24
-#: Media types a list credential is served as (first one by default).
+#: Media types a list credential is served as (the first one unless ``Accept`` names another).
 _LIST_TYPES = (
-    "application/vc+ld+json",
-    "application/vc",
     "application/ld+json",
+    "application/vc",
+    "application/vc+ld+json",
     "application/json",
 )
+#: Problem ``type`` prefix of Bitstring Status List errors (BSL 3.5, specs/status.md 7).
+BSL_PROBLEM_BASE = "https://www.w3.org/ns/credentials/status-list#"
+#: A list's public id: 32 lower-case hex digits (a random UUID).
+_PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
+#: The share of a list allocated before the next issuance opens a new list (specs/status.md
+#: ST-8: random draws stay cheap, and the last holders of a list are never few).
+CLOSE_AT = 0.75
 
 migrations = register("node.status")
 
@@ -112,6 +122,17 @@ def m001_status_tables(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX status_entries_credential ON status_entries (credential_id)")
+
+
+@migrations()
+def m002_public_list_ids(db: Database) -> None:
+    # List URLs carry a random id (specs/status.md ST-9), not the internal counter.
+    db.execute("ALTER TABLE status_lists ADD COLUMN public_id TEXT")
+    for (list_id,) in db.execute("SELECT id FROM status_lists").fetchall():
+        db.execute(
+            "UPDATE status_lists SET public_id = ? WHERE id = ?", [uuid.uuid4().hex, list_id]
+        )
+    db.execute("CREATE UNIQUE INDEX status_lists_public_id ON status_lists (public_id)")
 
 
 @dataclass
@@ -174,19 +195,37 @@ class StatusService:
         self._services = services
         self._lists: dict[int, _ListState] = {}
         self._current: dict[tuple[str, str], int] = {}
+        self._public_ids: dict[int, str] = {}
 
     # -- URLs ------------------------------------------------------------------------------
 
     def list_url(self, list_id: int) -> str:
-        """The public URL of a list credential (``<public_url>/status/<id>``)."""
-        return f"{self.config.base_url}/status/{list_id}"
+        """The public URL of a list credential: ``<public_url>/status/<random id>``."""
+        public_id = self._public_ids.get(list_id)
+        if public_id is None:
+            row = self.db.execute(
+                "SELECT public_id FROM status_lists WHERE id = ?", [list_id]
+            ).fetchone()
+            if row is None:
+                raise Problem(404, "not-found", "no such status list")
+            public_id = self._public_ids[list_id] = str(row[0])
+        return f"{self.config.base_url}/status/{public_id}"
+
+    def list_id_for_public_id(self, public_id: str) -> int | None:
+        """The internal id of the list served at ``/status/<public_id>``, or None."""
+        if not _PUBLIC_ID.fullmatch(public_id):
+            return None
+        row = self.db.execute(
+            "SELECT id FROM status_lists WHERE public_id = ?", [public_id]
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def list_id_for_url(self, url: str) -> int | None:
         """The id of this node's list at ``url``, or None when the URL is not one of ours."""
         prefix = f"{self.config.base_url}/status/"
-        if not url.startswith(prefix) or not url[len(prefix) :].isdigit():
+        if not url.startswith(prefix):
             return None
-        return int(url[len(prefix) :])
+        return self.list_id_for_public_id(url[len(prefix) :])
 
     # -- allocation ------------------------------------------------------------------------
 
@@ -213,7 +252,7 @@ class StatusService:
         current = self._current.get(key)
         if current is not None:
             state = self._lists[current]
-            if state.count < state.size:
+            if state.count < _capacity(state.size):
                 return state
         for row in self.db.query(
             "SELECT id, issuer, purpose, size FROM status_lists "
@@ -221,7 +260,7 @@ class StatusService:
             [issuer, purpose],
         ):
             state = self._lists.get(int(row["id"])) or self._load(row)
-            if state.count < state.size:
+            if state.count < _capacity(state.size):
                 self._current[key] = state.id
                 return state
         state = self._create_list(issuer, purpose, now)
@@ -233,8 +272,8 @@ class StatusService:
         with self.db.atomic():
             cursor = self.db.execute(
                 "INSERT INTO status_lists (issuer, purpose, size, credential, etag, signed_at, "
-                "created_at) VALUES (?, ?, ?, '', '', '', ?)",
-                [issuer, purpose, size, _iso(now)],
+                "created_at, public_id) VALUES (?, ?, ?, '', '', '', ?, ?)",
+                [issuer, purpose, size, _iso(now), uuid.uuid4().hex],
             )
             list_id = int(cursor.lastrowid or 0)
             self._resign(list_id, now)
@@ -275,8 +314,8 @@ class StatusService:
         )
         self.db.execute(
             "UPDATE status_lists SET allocated = allocated + 1, "
-            "full = (allocated + 1 >= size) WHERE id = ?",
-            [reservation.list_id],
+            "full = (allocated + 1 >= size * ?) WHERE id = ?",
+            [CLOSE_AT, reservation.list_id],
         )
 
     def release(self, reservation: Reservation) -> None:
@@ -353,6 +392,10 @@ class StatusService:
                 changed += 1
             for list_id in sorted({r["list_id"] for r in rows}):
                 self._resign(list_id, now)
+        fetcher = self._services.get("fetcher")
+        if fetcher is not None:
+            for list_id in {r["list_id"] for r in rows}:
+                fetcher.forget(self.list_url(list_id))
         return changed
 
     # -- list credentials ------------------------------------------------------------------
@@ -433,6 +476,11 @@ class StatusService:
         ]
 
 
+def _capacity(size: int) -> int:
+    """Entries a list takes before it is closed (:data:`CLOSE_AT` of its size)."""
+    return max(1, math.ceil(size * CLOSE_AT))
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
@@ -444,11 +492,21 @@ def _service(request: web.Request) -> StatusService:
 @public("status lists are public so that anyone can check a credential's status")
 async def get_status_list(request: web.Request) -> web.StreamResponse:
     """``GET /status/{list_id}``: the signed list credential, cacheable, 304 on a match."""
-    text_id = request.match_info["list_id"]
-    if not text_id.isdigit() or len(text_id) > 12:
-        raise Problem(404, "not-found", f"no status list {text_id}")
+    service = _service(request)
+    list_id = service.list_id_for_public_id(request.match_info["list_id"])
+    if list_id is None:
+        raise Problem(404, "not-found", "no such status list")
+    if "timestamp" in request.query:
+        # specs/status.md ST-14: no history is kept, so never answer with the current list.
+        raise Problem(
+            404,
+            "status-retrieval-error",
+            "this node keeps no history of its status lists (timestamp is not supported)",
+            title="STATUS_RETRIEVAL_ERROR",
+            type=BSL_PROBLEM_BASE + "STATUS_RETRIEVAL_ERROR",
+        )
     config = request.app[CONFIG]
-    row = _service(request).list_row(int(text_id), now=request.app[CLOCK]())
+    row = service.list_row(list_id, now=request.app[CLOCK]())
     signed_at = datetime.fromisoformat(row["signed_at"])
     headers = {
         "Cache-Control": f"public, max-age={config.status_list_max_age_seconds}",
@@ -469,8 +527,11 @@ async def get_status_list(request: web.Request) -> web.StreamResponse:
             since = None
         if since is not None and since.tzinfo is not None and signed_at <= since:
             return web.Response(status=304, headers=headers)
-    accept = request.headers.get("Accept", "")
-    content_type = next((t for t in _LIST_TYPES if t in accept), "application/json")
+    asked = [
+        part.split(";", 1)[0].strip().lower()
+        for part in request.headers.get("Accept", "").split(",")
+    ]
+    content_type = next((t for t in asked if t in _LIST_TYPES), _LIST_TYPES[0])
     return web.Response(text=row["credential"], content_type=content_type, headers=headers)
 
 

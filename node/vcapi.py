@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from aiohttp import web
@@ -49,6 +49,8 @@ __all__ = ["MAX_VERIFY_BYTES", "NodeVerifier", "setup"]
 #: Largest body accepted by the public endpoints (verify, derive), in bytes: a credential or a
 #: presentation with a handful of credentials, not an upload.
 MAX_VERIFY_BYTES = 512 * 1024
+#: Largest age of a status list of this node or a peer (a daily re-signing plus a margin).
+PEER_LIST_MAX_AGE = timedelta(hours=25)
 #: Most DIDs and status lists resolved for one verification (bounds the fetching work).
 MAX_REFERENCES = 32
 _ISSUE_OPTIONS = frozenset({"mandatoryPointers", "credentialId", "credentialStatus", "cryptosuite"})
@@ -148,6 +150,17 @@ class NodeVerifier:
                 lists[url] = fetched.document
         return lists
 
+    def _max_age(self, lists: Mapping[str, Any]) -> timedelta | None:
+        """specs/status.md ST-17: lists of this node and of its peers (Passeport nodes, which
+        re-sign daily) must be younger than :data:`PEER_LIST_MAX_AGE`; others keep only their
+        own ``validUntil``."""
+        status: StatusService | None = self._services.get("status")
+        for url in lists:
+            own = status is not None and status.list_id_for_url(url) is not None
+            if not (own or self._fetcher.is_peer(url)):
+                return None
+        return PEER_LIST_MAX_AGE if lists else None
+
     async def verify(
         self,
         document: Any,
@@ -190,6 +203,7 @@ class NodeVerifier:
             challenge=challenge,
             domain=domain,
             status_lists=lists,
+            status_max_age=self._max_age(lists),
         )
         for reference, detail in notes:
             report.add("retrieval", "unknown", f"{reference} could not be retrieved: {detail}")

@@ -288,7 +288,7 @@ async def test_did_key_issuer(start_node, clock):
         assert "holderCredential" not in body  # an Ed25519 did:key has no P-256 key
         url, _ = status_index(credential)
         lists = {r["id"]: r for r in issuer.service("status").lists()}
-        list_id = int(url.rsplit("/", 1)[1])
+        list_id = issuer.service("status").list_id_for_url(url)
         assert lists[list_id]["issuer"] == did
         status, report = await verify_at(verifier, credential)
         assert status == 200, report

@@ -203,9 +203,10 @@ def test_kill_9_during_a_10000_row_bulk_issue(tmp_path: Path) -> None:
         assert len(entries) == ROWS
         assert len(set(entries.values())) == ROWS
         base = f"http://localhost:{port}/status/"
+        list_ids = dict(db.execute("SELECT public_id, id FROM status_lists"))
         for cid, text in db.execute("SELECT id, vc FROM credentials"):
             status = json.loads(text)["credentialStatus"]
-            list_id = int(status["statusListCredential"].removeprefix(base))
+            list_id = list_ids[status["statusListCredential"].removeprefix(base)]
             assert entries[cid] == (list_id, int(status["statusListIndex"]))
         allocated = dict(db.execute("SELECT id, allocated FROM status_lists"))
         assert sum(allocated.values()) == ROWS

@@ -15,7 +15,7 @@ from email.utils import format_datetime as http_date
 import pytest
 
 from node.config import ConfigError, NodeConfig
-from node.status import LIST_VALIDITY, RESIGN_AFTER
+from node.status import CLOSE_AT, LIST_VALIDITY, RESIGN_AFTER
 from protocol.did import Resolver
 from protocol.status import decode
 from protocol.verify import verify
@@ -90,38 +90,69 @@ async def test_indexes_are_random_and_never_reused(node):
         )
 
 
-async def test_a_new_list_when_one_fills(node):
-    first = await issue(node)
-    url, taken = status_index(first["credential"])
-    status = node.service("status")
-    list_id = int(url.rsplit("/", 1)[1])
-    # fill the list cheaply: mark every index but one as allocated
-    left = (taken + 65_536) % ENTRIES
-    marked = [(list_id, i, f"urn:test:{i}") for i in range(ENTRIES) if i not in (taken, left)]
+def premark(status, list_id: int, keep: set[int], count: int) -> None:
+    """Mark ``count`` indexes of a list as allocated (cheaply, straight in the database),
+    leaving the indexes in ``keep`` free, and make the service read its state again."""
+    marked = []
+    for index in range(ENTRIES):
+        if len(marked) == count:
+            break
+        if index not in keep:
+            marked.append((list_id, index, f"urn:test:{index}"))
+    assert len(marked) == count
     with status.db.atomic():
         status.db.conn.executemany(
             "INSERT INTO status_entries (list_id, idx, credential_id) VALUES (?, ?, ?)", marked
         )
         status.db.execute(
-            "UPDATE status_lists SET allocated = allocated + ? WHERE id = ?",
-            [len(marked), list_id],
+            "UPDATE status_lists SET allocated = allocated + ? WHERE id = ?", [count, list_id]
         )
     status.reload()
-    second = await issue(node)
-    assert status_index(second["credential"]) == (url, left)  # the last free index
+
+
+async def test_a_new_list_when_one_fills(node):
+    first = await issue(node)
+    url, taken = status_index(first["credential"])
+    status = node.service("status")
+    list_id = status.list_id_for_url(url)
+    capacity = int(ENTRIES * CLOSE_AT)  # 98,304: a list closes when 3/4 are allocated
+    premark(status, list_id, {taken}, capacity - 2)
+    second = await issue(node)  # takes the list's last place
+    assert status_index(second["credential"])[0] == url
     assert [r["full"] for r in status.lists() if r["id"] == list_id] == [1]
     third = await issue(node)
     new_url, _ = status_index(third["credential"])
     assert new_url != url and new_url.startswith(node.public_url + "/status/")
     rows = status.lists()
-    assert [(r["issuer"], r["purpose"], r["size"]) for r in rows] == [
-        (node.did, "revocation", ENTRIES),
-        (node.did, "revocation", ENTRIES),
+    assert [(r["issuer"], r["purpose"], r["size"], r["allocated"]) for r in rows] == [
+        (node.did, "revocation", ENTRIES, capacity),
+        (node.did, "revocation", ENTRIES, 1),
     ]
+    # list URLs carry random ids, not counters
+    assert new_url.rsplit("/", 1)[1] != str(rows[1]["id"])
     status_code, _, listed = await get_list(node, new_url)
     assert status_code == 200 and decode(listed["credentialSubject"]["encodedList"]).length == (
         ENTRIES
     )
+    # the closed list is still served (and updatable)
+    assert (await get_list(node, url))[0] == 200
+
+
+async def test_a_dense_list_still_draws_among_free_indexes(node, monkeypatch):
+    # Lists close at 3/4; with the closing point at 100% the draw must still find the last
+    # free index (the uniform choice among free indexes after random collisions).
+    monkeypatch.setattr("node.status.CLOSE_AT", 1.0)
+    first = await issue(node)
+    url, taken = status_index(first["credential"])
+    status = node.service("status")
+    list_id = status.list_id_for_url(url)
+    left = (taken + 65_536) % ENTRIES
+    premark(status, list_id, {taken, left}, ENTRIES - 2)
+    second = await issue(node)
+    assert status_index(second["credential"]) == (url, left)
+    assert [r["full"] for r in status.lists() if r["id"] == list_id] == [1]
+    third = await issue(node)
+    assert status_index(third["credential"])[0] != url
 
 
 async def test_cache_headers_etag_and_conditional_requests(node):
@@ -134,7 +165,7 @@ async def test_cache_headers_etag_and_conditional_requests(node):
     assert (await get_list(node, url, **{"If-None-Match": etag}))[0] == 304
     assert (await get_list(node, url, **{"If-None-Match": '"other"'}))[0] == 200
     assert (await get_list(node, url, **{"If-Modified-Since": modified}))[0] == 304
-    assert headers["Content-Type"].startswith("application/json")
+    assert headers["Content-Type"].startswith("application/ld+json")
     vc_type = (await get_list(node, url, Accept="application/vc+ld+json"))[1]["Content-Type"]
     assert vc_type.startswith("application/vc+ld+json")
     # a revocation changes the list: new ETag, the old one no longer matches
@@ -149,10 +180,18 @@ async def test_cache_headers_etag_and_conditional_requests(node):
 
 
 async def test_unknown_lists(node):
-    for path in ("/status/999", "/status/abc", "/status/-1"):
+    for path in ("/status/999", "/status/abc", "/status/" + "0" * 32):
         async with node.session.get(node.url(path)) as response:
             assert response.status == 404
             assert response.content_type == "application/problem+json"
+    # no history is kept: a timestamp query never gets the current list
+    url, _ = status_index((await issue(node))["credential"])
+    async with node.session.get(
+        node.url(list_path(url)), params={"timestamp": "2026-01-01T00:00:00Z"}
+    ) as response:
+        assert response.status == 404
+        problem = await response.json(content_type=None)
+    assert problem["type"] == "https://www.w3.org/ns/credentials/status-list#STATUS_RETRIEVAL_ERROR"
 
 
 async def test_lists_are_re_signed_before_they_expire(start_node, clock):
@@ -232,3 +271,18 @@ async def test_suspension_lists_are_separate(node):
     assert url_r != url_s
     _, _, listed = await get_list(node, url_s)
     assert listed["credentialSubject"]["statusPurpose"] == "suspension"
+
+
+async def test_peer_lists_older_than_25_hours_are_stale(start_node, clock):
+    async with issuer_and_verifier(start_node, clock) as (issuer, verifier):
+        credential = (await issue(issuer))["credential"]
+        url, _ = status_index(credential)
+        _, _, listed = await get_list(issuer, url)
+        clock.advance(24 * 3600)
+        status, report = await verify_at(verifier, credential, statusListCredentials=[listed])
+        assert status == 200, report
+        # still within its validUntil (48 h), but older than a peer's daily re-signing allows
+        clock.advance(2 * 3600)
+        status, report = await verify_at(verifier, credential, statusListCredentials=[listed])
+        assert status == 422 and report["verdict"] == "unknown", report
+        assert any("stale" in d["detail"] for d in report["problemDetails"])
