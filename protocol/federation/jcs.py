@@ -6,9 +6,9 @@ the minimal escapes, numbers in the ECMAScript ``Number.prototype.toString`` for
 754 double value, and (3.2.3) object members sorted by the UTF-16 code units of their names.
 
 Values are the ones :func:`protocol.encoding.parse_json` produces: ``dict`` with string keys,
-``list``, ``str``, ``int``, ``float``, ``bool`` and ``None``. Integers beyond 2**53 are refused
-(I-JSON, RFC 7493 section 2.2: they do not survive a round trip through a double), as are NaN,
-the infinities and strings holding lone surrogates.
+``list``, ``str``, ``int``, ``float``, ``bool`` and ``None``. Integers beyond 2**53 that no
+double holds exactly are refused (I-JSON, RFC 7493 section 2.2: they do not survive a round trip
+through a double), as are NaN, the infinities and strings holding lone surrogates.
 """
 
 from __future__ import annotations
@@ -39,11 +39,20 @@ def format_number(value: float | int) -> str:
     if isinstance(value, bool):
         raise TypeError("a boolean is not a number")
     if isinstance(value, int):
-        if abs(value) > _MAX_SAFE_INTEGER:
+        if abs(value) <= _MAX_SAFE_INTEGER:
+            return str(value)
+        # RFC 8785 reads every number as an IEEE 754 double. A larger integer is accepted only
+        # when its text is already the canonical text of a double (2**53, 2**68, 57560342835188970
+        # for 5.756034283518897e16); any other would silently change.
+        try:
+            text = format_number(float(value))
+        except OverflowError:
+            text = ""
+        if text != str(value):
             raise MalformedError(
-                f"integer {value} is beyond 2**53 and cannot be canonicalized exactly (I-JSON)"
+                f"integer {value} is beyond 2**53 and not the canonical text of a double (I-JSON)"
             )
-        return str(value)
+        return text
     if not math.isfinite(value):
         raise MalformedError("NaN and Infinity have no JSON form")
     if value == 0:

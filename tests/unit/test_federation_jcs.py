@@ -102,8 +102,14 @@ def test_rfc8785_section_3_2_3_sorting() -> None:
 
 def test_integers_and_refusals() -> None:
     assert canonicalize({"b": 2, "a": [1, -0, 2**53 - 1]}) == b'{"a":[1,0,9007199254740991],"b":2}'
+    big = [2**53, 295147905179352830000]
+    assert canonicalize(big) == b"[9007199254740992,295147905179352830000]"
     with pytest.raises(MalformedError, match="2\\*\\*53"):
-        canonicalize([2**53])
+        canonicalize([2**68])  # 295147905179352825856: a double would round it
+    with pytest.raises(MalformedError, match="2\\*\\*53"):
+        canonicalize([2**53 + 1])
+    with pytest.raises(MalformedError, match="2\\*\\*53"):
+        canonicalize([10**400])
     with pytest.raises(MalformedError, match="surrogate"):
         canonicalize(["\ud800"])
     with pytest.raises(TypeError):
