@@ -25,7 +25,7 @@ from wallet.present import make_presentation, present_async
 
 NAME = ["credentialSubject", "achievement", "name"]
 
-# The claims path pointer example of OpenID4VP 1.0 section 7.4.
+# The claims path pointer example of OpenID4VP 1.0 section 7.3.
 ARTHUR = {
     "name": "Arthur Dent",
     "address": {"street_address": "42 Market Street", "locality": "Milliways"},
