@@ -208,6 +208,12 @@ def endorsement_request(
             except WalletError:
                 identity = None
     requester = wallet.get_identity(identity)
+    _, issuer_id, holder_id, _ = _ids(document)
+    if requester.did not in (issuer_id, holder_id):
+        raise EndorsementError(
+            f"the credential's subject ({holder_id}) is not one of your identities: a peer "
+            "would refuse the request"
+        )
     request: dict[str, Any] = {
         "type": ENDORSEMENT_REQUEST_TYPE,
         "version": ENDORSEMENT_REQUEST_VERSION,
