@@ -327,3 +327,25 @@ async def test_verify_presentations(start_node, clock):
             headers={},
         )
         assert status == 400
+
+
+def test_every_issuing_status_and_vcapi_route_is_documented(node):
+    from pathlib import Path
+
+    specs = Path(__file__).resolve().parents[2] / "specs"
+    openapi = (specs / "openapi.yaml").read_text("utf-8")
+    prose = (specs / "node-api.md").read_text("utf-8")
+    documented = {
+        line.strip().rstrip(":") for line in openapi.splitlines() if line.startswith("  /")
+    }
+    mine = set()
+    for route in node.app.router.routes():
+        if route.handler.__module__ not in ("node.issuing", "node.status", "node.vcapi"):
+            continue
+        info = route.resource.get_info()
+        path = info.get("formatter") or info.get("path")
+        mine.add(path.replace("{list_id}", "{id}"))
+    assert len(mine) == 15
+    assert mine <= documented, mine - documented
+    for path in mine:
+        assert f" {path}`" in prose, path
