@@ -52,6 +52,7 @@ from protocol.errors import ProtocolError
 from protocol.keys import KeyPair, PublicKey
 from protocol.limits import MAX_DOCUMENT_BYTES
 from protocol.presentation import build_presentation, sign_presentation
+from protocol.timeutil import format_datetime
 from protocol.verify import verify
 
 from .errors import WalletError
@@ -599,7 +600,7 @@ def verify_received(
     out["checks"] = checks
     out["verdict"] = _verdict(checks)
     out["verified"] = out["verdict"] == "valid"
-    out["checkedAt"] = now.isoformat()
+    out["checkedAt"] = format_datetime(now)
     return out
 
 
@@ -971,7 +972,7 @@ def store_received(store: Any, received: Sequence[Received], *, now: datetime) -
             elif "holderCopy" not in getattr(record, "verification", {}):
                 # The badge was already in the wallet (a duplicate): keep the copy with it.
                 report = {**record.verification, "holderCopy": verification["holderCopy"]}
-                record.set_verification(report, record.status, at=now.isoformat())
+                record.set_verification(report, record.status, at=format_datetime(now))
                 touch = getattr(store, "touch", None)
                 if callable(touch):
                     touch(record)

@@ -617,8 +617,9 @@ def _claim_paths(document: Any, claim: Mapping[str, Any]) -> list[list[str | int
     return found or None
 
 
-def _types(credential: Mapping[str, Any], cache: dict[int, set[str]]) -> set[str]:
-    key = id(credential)
+def _types(credential: Mapping[str, Any], cache: dict[str, set[str]]) -> set[str]:
+    # Keyed by the context and types: thousands of badges share a handful of combinations.
+    key = json.dumps([credential.get("@context"), credential.get("type")], sort_keys=True)
     if key not in cache:
         try:
             cache[key] = _expand_types(credential.get("@context"), credential.get("type"))
@@ -668,7 +669,7 @@ def holder_copy(record: Any) -> dict[str, Any] | None:
     return None
 
 
-def _match(record: Any, query: Mapping[str, Any], cache: dict[int, set[str]]) -> Candidate | None:
+def _match(record: Any, query: Mapping[str, Any], cache: dict[str, set[str]]) -> Candidate | None:
     if getattr(record, "format", "json") != "json":
         return None
     if getattr(record, "status", "") == "invalid":
@@ -995,6 +996,9 @@ def plan_presentation(
     ]
     dcql = request.dcql
     if dcql is None:
+        if not credentials and request.kind == "vcapi":
+            # DID authentication only: a presentation without credentials.
+            return PresentationPlan(request, {}, {}, [], identity)
         if not credentials:
             raise ExchangeError("this request names no credential: choose which to present")
         query: dict[str, Any] = {"id": "credentials", "format": "ldp_vc", "meta": {}}
@@ -1005,7 +1009,7 @@ def plan_presentation(
         wanted: dict[str, list[str]] | None = {"credentials": list(credentials)}
     else:
         wanted = None
-    cache: dict[int, set[str]] = {}
+    cache: dict[str, set[str]] = {}
     candidates: dict[str, list[Candidate]] = {}
     for query in dcql["credentials"]:
         found = []
@@ -1264,8 +1268,13 @@ async def present_async(
     is sent: the result holds the signed presentations (to save to a file).
     """
     resolved = await resolve_request(request, now=now)
-    plan = plan_presentation(
-        store, resolved, identity=identity, credentials=credentials, claims=claims
+    plan = await asyncio.to_thread(
+        plan_presentation,
+        store,
+        resolved,
+        identity=identity,
+        credentials=credentials,
+        claims=claims,
     )
     if select is not None and not select(plan):
         result = PresentationResult(plan, {}, None, declined=True)

@@ -587,3 +587,30 @@ async def test_plain_request_and_presentation_files(tmp_path: Path) -> None:
             domain="https://a.example",
         )
         assert report.verified, report.to_dict()
+
+
+async def test_did_authentication_only_vc_api_request(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, capture_server() as capture:
+        await w.receive()
+        vpr = {
+            "verifiablePresentationRequest": {
+                "query": [{"type": "DIDAuthentication"}],
+                "challenge": "c-42",
+                "domain": capture.base,
+                "interact": {
+                    "service": [
+                        {
+                            "type": "VerifiableCredentialApiExchangeService",
+                            "serviceEndpoint": capture.base + "/cb",
+                        }
+                    ]
+                },
+            }
+        }
+        result = await present_async(w.wallet, json.dumps(vpr), now=w.clock())
+        assert result.sent and not result.plan.disclosures
+        posted = json.loads(capture.bodies[0])["verifiablePresentation"]
+        assert "verifiableCredential" not in posted
+        assert posted["holder"] == w.wallet.identities()[0].did
+        report = verify(posted, now=w.clock(), challenge="c-42", domain=capture.base)
+        assert report.verified, report.to_dict()
