@@ -254,3 +254,59 @@ async def test_sd_copy_only_offer_and_email_badge(tmp_path: Path) -> None:
         result = await present_async(w.wallet, request["links"]["openid4vp"], now=w.clock())
         assert result.response == {"status": "accepted"}
         assert EMAIL not in json.dumps(result.vp_token)
+
+
+#: ``passeport wallet ...`` with the network guard installed (wallet.cli is what the top-level
+#: CLI runs for ``wallet``; called directly so that this test does not depend on that wiring).
+GUARDED_WALLET_CLI = (
+    "import sys; sys.path.insert(0, 'tests'); import netguard; netguard.install(); "
+    "from wallet.cli import main; raise SystemExit(main(sys.argv[1:]))"
+)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _cli(wallet: Path, *args: str) -> tuple[int, str, str]:
+    import asyncio
+    import os
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        GUARDED_WALLET_CLI,
+        "--wallet",
+        str(wallet),
+        *args,
+        cwd=ROOT,
+        env={**os.environ, "PASSEPORT_WALLET_PASSPHRASE": "cli passphrase"},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_command_line_receive_and_present(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    # The command line reads the real clock: so does the node here.
+    async with world(tmp_path, clock=Clock(datetime.now(UTC))) as w:
+        path = tmp_path / "cli.wallet"
+        code, _, err = await _cli(path, "init", "--kdf-opslimit", "1", "--kdf-memlimit-kib", "8")
+        assert code == 0, err
+        offer = await w.offer()
+        code, out, err = await _cli(path, "receive", offer["links"]["openidCredentialOffer"])
+        assert code == 0, err
+        assert "Requesting OpenBadgeCredential_sd" in err  # progress on stderr
+        request = await w.request(claims=[NAME_CLAIM])
+        # Without a terminal and without --yes, nothing is shared.
+        code, out, err = await _cli(path, "present", request["links"]["openid4vp"])
+        assert code != 0 and "--yes" in err
+        assert "withheld (not disclosed)" in err  # the summary was shown first
+        assert (await w.result(request["id"]))["status"] == "pending"
+        code, out, err = await _cli(path, "present", request["links"]["openid4vp"], "--yes")
+        assert code == 0, err
+        assert "accepted" in out
+        assert (await w.result(request["id"]))["status"] == "accepted"
