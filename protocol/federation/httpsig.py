@@ -9,7 +9,8 @@ the node's did:web key (``keyid`` is a verification method listed under ``authen
 ``alg="ed25519"``), requires ``created``, ``expires`` (at most
 :data:`~protocol.limits.MAX_HTTP_SIGNATURE_LIFETIME_SECONDS` apart), a ``nonce`` that the
 verifier remembers until the signature expires, ``tag="passeport-federation"``, and covers at
-least ``@method``, ``@target-uri`` and, with a body, ``content-digest``.
+least ``@method``, ``@target-uri`` (or ``@authority``, ``@path`` and ``@query``) and, with a
+body, ``content-digest``.
 
 Nothing here reads the clock or keeps state: ``now`` and the nonce cache are handed in.
 """
@@ -385,7 +386,13 @@ def verify_request_signature(
     expires_at = _time_param(params, "expires")
     covered = tuple(str(item.value) for item in params.items)
     # The profile's covered components.
-    required = list(DEFAULT_COMPONENTS)
+    # The target is "@target-uri", or "@authority" + "@path" + "@query" (what a node behind a
+    # proxy may find easier to rebuild); either way the whole URI is covered.
+    required = ["@method"]
+    if "@target-uri" not in covered:
+        required.extend(
+            ["@authority", "@path", "@query"] if "@authority" in covered else ["@target-uri"]
+        )
     if request.body:
         required.append("content-digest")
     missing = [name for name in required if name not in covered]

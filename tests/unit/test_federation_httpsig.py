@@ -402,6 +402,20 @@ def test_profile_requirements() -> None:
         {"Signature-Input": f"s={serialize_inner_list(covered)}", "Signature": f"s=:{signature}:"}
     )
     assert accept(whole).components == ("@method", "@target-uri", "content-digest")
+    # The target as @authority, @path and @query is accepted too, but not without the query.
+    split = sign_request(
+        request,
+        key=A.key,
+        created=NOW,
+        nonce=NONCE,
+        components=("@method", "@authority", "@path", "@query"),
+    )
+    assert accept(request.with_headers(split)).components[-1] == "content-digest"
+    no_query = sign_request(
+        request, key=A.key, created=NOW, nonce=NONCE, components=("@method", "@authority", "@path")
+    )
+    with pytest.raises(InvalidProof, match="@query"):
+        accept(request.with_headers(no_query))
     # Another algorithm, or a missing parameter.
     for name, value in (("alg", "rsa-pss-sha512"), ("nonce", None), ("expires", None)):
         changed = {k: v for k, v in covered.params.items() if k != name}
