@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from ..di import sign, verify_proofs
-from ..did import Resolver
+from ..did import Resolver, parse_verification_method, validate_did_document
 from ..errors import InvalidProof, MalformedError, ProtocolError
 from ..keys import KeyPair, public_key_from_multibase
 from ..limits import (
@@ -54,6 +54,7 @@ __all__ = [
     "build_invitation",
     "build_membership_credential",
     "build_registry",
+    "member_keys",
     "verify_invitation",
     "verify_membership_credential",
     "verify_registry",
@@ -211,6 +212,30 @@ class Member:
             )
         except ValueError as exc:
             raise MalformedError(f"{where}: {exc}") from exc
+
+
+def member_keys(did_document: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ``publicKeyMultibase`` of every usable key a DID document lists under
+    ``assertionMethod`` or ``authentication``: what the steward pins for a member (FED-5).
+
+    Raises :class:`MalformedError` when the document is not a valid DID document.
+    """
+    did = c.did(c.obj(did_document, "DID document").get("id"), "DID document id")
+    document = validate_did_document(did_document, did=did)
+    methods = {m["id"]: m for m in document.get("verificationMethod", []) if isinstance(m, Mapping)}
+    keys: list[str] = []
+    for relationship in ("assertionMethod", "authentication"):
+        for entry in document.get(relationship, []) or []:
+            method = methods.get(entry) if isinstance(entry, str) else entry
+            if not isinstance(method, Mapping):
+                continue
+            try:
+                key = parse_verification_method(method).public_key.multibase
+            except ProtocolError:
+                continue
+            if key not in keys:
+                keys.append(key)
+    return tuple(keys[:MAX_MEMBER_KEYS])
 
 
 # -- the registry --------------------------------------------------------------------------------

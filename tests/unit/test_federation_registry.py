@@ -32,6 +32,7 @@ from protocol.federation import (
     build_invitation,
     build_membership_credential,
     build_registry,
+    member_keys,
     verify_invitation,
     verify_membership_credential,
     verify_registry,
@@ -528,3 +529,14 @@ def test_foreign_errors_do_not_leak() -> None:
     for bad in ({}, {"@context": 1}, {"type": "VerifiableCredential"}, []):
         with pytest.raises(ProtocolError):
             verify_registry(bad, steward_resolver=RESOLVER, now=NOW, steward=STEWARD.did)  # type: ignore[arg-type]
+
+
+def test_member_keys_are_read_from_the_did_document() -> None:
+    second = generate("Ed25519").with_controller(A.did, f"{A.did}#key-2")
+    document = copy.deepcopy(A.document)
+    document["verificationMethod"].append(second.to_public_multikey())
+    document["assertionMethod"].append(second.id)
+    assert member_keys(document) == (A.key.public.multibase, second.public.multibase)
+    assert A.member("A", keys=member_keys(document)).keys[1] == second.public.multibase
+    with pytest.raises(MalformedError):
+        member_keys({"id": "not a did"})
