@@ -198,16 +198,9 @@ def _dumps(document: Any) -> str:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
-def sign_ob_credential(task: Mapping[str, Any]) -> tuple[str, str | None]:
-    """Build and sign one OB credential (runs in a worker): ``(credential, holder copy)`` texts.
-
-    ``task`` holds the builder arguments (``issuer``, ``achievement``, ``subject_id``,
-    ``identity``, ``credential_id``, ``valid_from``, ``valid_until``, ``name``, ``evidence``,
-    ``results``, ``status``) and the key files (``key``, ``suite``, ``sd_key`` or None).
-    Raises ``ValueError`` when the inputs cannot make a valid credential.
-    """
-    extra: dict[str, Any] = {"credentialStatus": task["status"]}
-    unsigned = build_credential(
+def _build(task: Mapping[str, Any]) -> dict[str, Any]:
+    """The unsigned credential of ``task``, through the OB builder (validated)."""
+    return build_credential(
         issuer=task["issuer"],
         achievement=task["achievement"],
         subject_id=task["subject_id"],
@@ -218,8 +211,102 @@ def sign_ob_credential(task: Mapping[str, Any]) -> tuple[str, str | None]:
         name=task["name"],
         evidence=task["evidence"],
         results=task["results"],
-        extra=extra,
+        extra={"credentialStatus": task["status"]},
     )
+
+
+#: Built credentials by their shape (issuer, achievement, dates, which recipient members).
+_TEMPLATES: dict[str, dict[str, Any] | None] = {}
+_PLACEHOLDER_ID = "urn:uuid:00000000-0000-4000-8000-000000000000"
+_PLACEHOLDER_DID = "did:example:placeholder"
+
+
+def _template_key(task: Mapping[str, Any]) -> str | None:
+    if task["evidence"] or task["results"]:
+        return None
+    identity = task["identity"]
+    return json.dumps(
+        [
+            task["issuer"],
+            task["achievement"],
+            task["name"],
+            task["valid_until"].isoformat() if task["valid_until"] else None,
+            task["valid_from"].isoformat(),
+            task["subject_id"] is not None,
+            sorted(identity) if identity is not None else None,
+            sorted(task["status"]),
+        ],
+        sort_keys=True,
+    )
+
+
+def _with_values(template: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` in the member order of ``template`` (same member names)."""
+    if set(template) != set(values):
+        raise KeyError("members differ")
+    return {name: values[name] for name in template}
+
+
+def _fill(template: dict[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
+    """The template with this credential's own values: id, subject id, identity, status."""
+    document = dict(template)
+    document["id"] = task["credential_id"]
+    subject = dict(template["credentialSubject"])
+    if task["subject_id"] is not None:
+        subject["id"] = task["subject_id"]
+    if task["identity"] is not None:
+        subject["identifier"] = [_with_values(subject["identifier"][0], task["identity"])]
+    document["credentialSubject"] = subject
+    document["credentialStatus"] = _with_values(template["credentialStatus"], task["status"])
+    return document
+
+
+def _unsigned(task: Mapping[str, Any]) -> dict[str, Any]:
+    """The unsigned credential: built once per shape by the OB builder (which validates it),
+    then filled in with each credential's own values.
+
+    Only the credential id, the subject id, the hashed identity and the status entry differ
+    between credentials of one shape; the first credential of a shape is also built directly and
+    compared, and a shape whose filled copy differs is always built directly.
+    """
+    key = _template_key(task)
+    if key is None:
+        return _build(task)
+    if key not in _TEMPLATES:
+        if len(_TEMPLATES) > 256:
+            _TEMPLATES.clear()
+        built = _build(task)
+        placeholder = dict(
+            task,
+            credential_id=_PLACEHOLDER_ID,
+            subject_id=_PLACEHOLDER_DID if task["subject_id"] is not None else None,
+        )
+        template: dict[str, Any] | None = _build(placeholder)
+        try:
+            if template is None or _fill(template, task) != built:
+                template = None
+        except (KeyError, IndexError, TypeError):
+            template = None
+        _TEMPLATES[key] = template
+        return built
+    template = _TEMPLATES[key]
+    if template is None:
+        return _build(task)
+    try:
+        return _fill(template, task)
+    except (KeyError, IndexError, TypeError):
+        return _build(task)
+
+
+def sign_ob_credential(task: Mapping[str, Any]) -> tuple[str, str | None]:
+    """Build and sign one OB credential (runs in a worker): ``(credential, holder copy)`` texts.
+
+    ``task`` holds the builder arguments (``issuer``, ``achievement``, ``subject_id``,
+    ``identity``, ``credential_id``, ``valid_from``, ``valid_until``, ``name``, ``evidence``,
+    ``results``, ``status``) and the key files (``key``, ``suite``, ``sd_key`` or None).
+    Raises ``ValueError`` when the inputs cannot make a valid credential.
+    """
+    unsigned = _unsigned(task)
     created = task["valid_from"]
     signed = sign(unsigned, key=_worker_key(task["key"]), created=created, suite=task["suite"])
     holder_copy = None

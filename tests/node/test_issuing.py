@@ -318,3 +318,54 @@ async def test_service_contract_for_delivery(node):
     assert [c["id"] for c in listed["credentials"]] == [issued.id]
     revoked = issuing.revoke(issued.id, "left the course")
     assert revoked.state == "revoked"
+
+
+@pytest.mark.parametrize(
+    ("subject", "email", "extra"),
+    [
+        (None, "ada@example.org", {}),
+        (HOLDER, None, {}),
+        (HOLDER, "ada@example.org", {"name": "Prize"}),
+        (None, "ada@example.org", {"valid_until": "2030-01-01T00:00:00+00:00"}),
+        (None, "ada@example.org", {"evidence": [{"id": "https://e.example/1"}]}),
+    ],
+)
+def test_credentials_built_from_a_shape_equal_the_builders(subject, email, extra):
+    # The worker builds one credential per shape with the OB builder and fills in the rest;
+    # each filled credential must be exactly what the builder makes.
+    from datetime import UTC, datetime
+    from secrets import token_hex
+    from uuid import uuid4
+
+    from node.issuing import _build, _unsigned
+    from protocol.ob import hashed_email_identity
+    from protocol.status import build_status_entry
+
+    def task(index: int) -> dict[str, Any]:
+        return {
+            "issuer": {"id": "did:web:example.org", "type": ["Profile"], "name": "Org"},
+            "achievement": {
+                "id": "https://example.org/achievements/1",
+                "type": ["Achievement"],
+                "name": "Badge",
+                "description": "A badge",
+                "criteria": {"narrative": "Do it"},
+            },
+            "subject_id": subject,
+            "identity": hashed_email_identity(email, token_hex(16)) if email else None,
+            "credential_id": f"urn:uuid:{uuid4()}",
+            "valid_from": datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+            "valid_until": (
+                datetime.fromisoformat(extra["valid_until"]) if "valid_until" in extra else None
+            ),
+            "name": extra.get("name"),
+            "evidence": extra.get("evidence", []),
+            "results": [],
+            "status": build_status_entry(
+                list_credential_url="https://example.org/status/ab", index=index
+            ),
+        }
+
+    for index in range(4):
+        one = task(index)
+        assert _unsigned(one) == _build(one)
