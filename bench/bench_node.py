@@ -76,6 +76,27 @@ def _prepare(data_dir: Path, workers: int | None) -> tuple[NodeConfig, str, str]
     return config, token, result.achievements[0]
 
 
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 class Node:
     """The node subprocess."""
 
@@ -105,6 +126,11 @@ class Node:
             if time.monotonic() > deadline:
                 raise SystemExit("the node did not start")
             await asyncio.sleep(0.2)
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds used so far by the node's main process and by its signing workers
+        (Linux ``/proc``; zeros elsewhere)."""
+        return _cpu(self.proc.pid), sum(_cpu(pid) for pid in _children(self.proc.pid))
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -143,6 +169,22 @@ async def _issue_many(
     return time.perf_counter() - start
 
 
+def _row(
+    count: int,
+    seconds: float,
+    before: tuple[tuple[float, float], float],
+    after: tuple[float, float],
+) -> dict[str, Any]:
+    (main_before, workers_before), _ = before
+    return {
+        "count": count,
+        "seconds": seconds,
+        "ops_per_second": count / seconds,
+        "node_main_cpu_ms": (after[0] - main_before) * 1000 / count,
+        "node_workers_cpu_ms": (after[1] - workers_before) * 1000 / count,
+    }
+
+
 async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-node-") as folder:
         config, token, achievement = _prepare(Path(folder) / "node", args.workers)
@@ -157,15 +199,16 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                 await _issue_many(
                     session, url, headers, achievement, WARMUP_REQUESTS, args.concurrency
                 )
+                before = node.cpu_seconds(), time.process_time()
                 seconds = await _issue_many(
                     session, url, headers, achievement, args.requests, args.concurrency
                 )
-                rows["http"] = {
-                    "count": args.requests,
-                    "seconds": seconds,
-                    "ops_per_second": args.requests / seconds,
-                }
+                rows["http"] = _row(args.requests, seconds, before, node.cpu_seconds())
+                rows["http"]["client_cpu_ms"] = (
+                    (time.process_time() - before[1]) * 1000 / args.requests
+                )
                 lines = ["email"] + [f"bulk{i}@example.org" for i in range(args.rows)]
+                before = node.cpu_seconds(), time.process_time()
                 start = time.perf_counter()
                 async with session.post(
                     node.base + "/api/issue-jobs",
@@ -187,11 +230,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                 seconds = time.perf_counter() - start
                 if progress["issued"] != args.rows:
                     raise SystemExit(f"bulk job did not issue every row: {progress}")
-                rows["bulk csv"] = {
-                    "count": args.rows,
-                    "seconds": seconds,
-                    "ops_per_second": args.rows / seconds,
-                }
+                rows["bulk csv"] = _row(args.rows, seconds, before, node.cpu_seconds())
         finally:
             node.stop()
     return rows
@@ -223,7 +262,10 @@ def main() -> int:
     for name, row in rows.items():
         print(
             f"  {name:<10} {row['ops_per_second']:8.1f} credentials/s "
-            f"({row['count']} in {row['seconds']:.2f} s)"
+            f"({row['count']} in {row['seconds']:.2f} s); CPU per credential: node "
+            f"{row['node_main_cpu_ms']:.2f} ms + signing workers "
+            f"{row['node_workers_cpu_ms']:.2f} ms"
+            + (f" + client {row['client_cpu_ms']:.2f} ms" if "client_cpu_ms" in row else "")
         )
     return 0
 
