@@ -989,11 +989,11 @@ def plan_presentation(
     ``claims`` (claims paths) as what to disclose of each.
     """
     mine = _holder_dids(store)
-    records = [
-        r
-        for r in _records(store)
-        if identity is None or _subject_of(r.document) in (identity, None)
-    ]
+    did = identity
+    lookup = getattr(store, "get_identity", None)
+    if identity is not None and callable(lookup):
+        did = lookup(identity).did  # a label or a DID
+    records = [r for r in _records(store) if did is None or _subject_of(r.document) in (did, None)]
     dcql = request.dcql
     if dcql is None:
         if not credentials and request.kind == "vcapi":

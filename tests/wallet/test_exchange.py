@@ -203,7 +203,7 @@ async def test_p256_identity_with_jwt_proof_receives_and_presents(tmp_path: Path
         assert record.status == "valid", record.verification
         request = await w.request(claims=[NAME])
         result = await present_async(
-            w.wallet, request["links"]["openid4vp"], now=w.clock(), identity=identity.did
+            w.wallet, request["links"]["openid4vp"], now=w.clock(), identity="pairwise"
         )
         assert result.response == {"status": "accepted"}
         proof = result.vp_token["badge"][0]["proof"]
