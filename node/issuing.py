@@ -36,10 +36,12 @@ import re
 import secrets
 import sqlite3
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
@@ -85,6 +87,8 @@ MAX_JOB_ROWS = 10_000
 JOB_BATCH_ROWS = 32
 #: Signatures in flight at once that make the signing pool start its worker processes.
 PROCESS_POOL_THRESHOLD = 4
+#: Tasks waiting in one signing worker's pipe (the others wait in the node's memory).
+TASKS_PER_WORKER = 4
 #: Longest idempotency key accepted, in characters.
 MAX_KEY_CHARS = 200
 #: Most per-row errors shown in a job's progress document (all are kept).
@@ -349,6 +353,134 @@ def _default_workers(config: NodeConfig) -> int:
     return cpus if cpus > 1 else 0
 
 
+def _worker_main(conn: Connection) -> None:
+    """A signing process: run ``(task id, fn, args)`` messages until the node closes the pipe
+    (or dies: the pipe then reads EOF and the process ends)."""
+    while True:
+        try:
+            task_id, fn, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply = (task_id, True, fn(*args))
+        except Exception as exc:  # sent back to the caller, raised there
+            reply = (task_id, False, exc)
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return
+        except Exception as exc:  # an unpicklable result or exception
+            conn.send((task_id, False, RuntimeError(f"cannot send the result back: {exc!r}")))
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    pending: dict[int, asyncio.Future[Any]]
+
+
+class _ProcessPool:
+    """Worker processes fed through pipes that the event loop watches.
+
+    Unlike ``concurrent.futures.ProcessPoolExecutor`` there is no helper thread in the node's
+    process: the loop writes each task to a worker's pipe and reads results when the pipe is
+    readable, so the loop never waits for the GIL behind a pickling thread. At most
+    :data:`TASKS_PER_WORKER` tasks wait in a pipe (a few KB each, well under the pipe buffer, so
+    a write never blocks); the rest wait in memory. A worker that dies fails its tasks and is
+    replaced.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._loop = asyncio.get_running_loop()
+        self._workers = [self._start() for _ in range(workers)]
+        self._waiting: deque[tuple[int, Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._futures: dict[int, asyncio.Future[Any]] = {}
+        self._next_id = 0
+        self._closed = False
+
+    def _start(self) -> _Worker:
+        ours, theirs = self._context.Pipe(duplex=True)
+        process = self._context.Process(
+            target=_worker_main, args=(theirs,), daemon=True, name="passeport-signing"
+        )
+        process.start()
+        theirs.close()
+        worker = _Worker(process, ours, {})
+        self._loop.add_reader(ours.fileno(), self._on_readable, worker)
+        return worker
+
+    def submit(self, fn: Callable[..., T], args: tuple[Any, ...]) -> asyncio.Future[T]:
+        if self._closed:
+            raise RuntimeError("the signing pool is closed")
+        self._next_id += 1
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._futures[self._next_id] = future
+        self._waiting.append((self._next_id, fn, args))
+        self._dispatch()
+        return future
+
+    def _dispatch(self) -> None:
+        while self._waiting:
+            worker = min(self._workers, key=lambda w: len(w.pending))
+            if len(worker.pending) >= TASKS_PER_WORKER:
+                return
+            task_id, fn, args = self._waiting.popleft()
+            future = self._futures.pop(task_id)
+            if future.cancelled():
+                continue
+            try:
+                worker.conn.send((task_id, fn, args))
+            except Exception as exc:  # unpicklable arguments, or a broken pipe
+                future.set_exception(RuntimeError(f"cannot hand the task to a worker: {exc!r}"))
+                continue
+            worker.pending[task_id] = future
+
+    def _on_readable(self, worker: _Worker) -> None:
+        try:
+            while worker.conn.poll():
+                task_id, ok, value = worker.conn.recv()
+                future = worker.pending.pop(task_id, None)
+                if future is None or future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        except (EOFError, OSError):
+            self._replace(worker)
+        self._dispatch()
+
+    def _replace(self, worker: _Worker) -> None:
+        self._loop.remove_reader(worker.conn.fileno())
+        worker.conn.close()
+        for future in worker.pending.values():
+            if not future.done():
+                future.set_exception(RuntimeError("a signing worker stopped"))
+        worker.pending.clear()
+        index = self._workers.index(worker)
+        if not self._closed:
+            self._workers[index] = self._start()
+
+    def close(self) -> None:
+        self._closed = True
+        for worker in self._workers:
+            try:
+                self._loop.remove_reader(worker.conn.fileno())
+            except (OSError, ValueError):
+                pass
+            worker.conn.close()  # the worker reads EOF and ends
+            for future in worker.pending.values():
+                future.cancel()
+        for future in self._futures.values():
+            future.cancel()
+        for worker in self._workers:
+            worker.process.join(timeout=2)
+            if worker.process.is_alive():
+                worker.process.terminate()
+
+
 class SigningPool:
     """Runs CPU-heavy signing off the event loop, in threads or in worker processes.
 
@@ -359,7 +491,7 @@ class SigningPool:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._pool: Executor | None = None
+        self._pool: _ProcessPool | None = None
         self._inflight = 0
 
     @property
@@ -376,19 +508,17 @@ class SigningPool:
                 and self.workers > 0
                 and (self._inflight >= PROCESS_POOL_THRESHOLD)
             ):
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
-                )
+                self._pool = _ProcessPool(self.workers)
             if self._pool is None:
                 return await asyncio.to_thread(fn, *args)
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            return await self._pool.submit(fn, args)
         finally:
             self._inflight -= 1
 
     def close(self) -> None:
         """Stop the workers (pending work is cancelled)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
 

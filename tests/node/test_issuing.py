@@ -369,3 +369,32 @@ def test_credentials_built_from_a_shape_equal_the_builders(subject, email, extra
     for index in range(4):
         one = task(index)
         assert _unsigned(one) == _build(one)
+
+
+async def test_signing_processes_start_under_load_and_survive_a_dead_worker():
+    import os
+
+    from node.issuing import SigningPool
+
+    pool = SigningPool(2)
+    try:
+        assert await pool.run(divmod, 7, 2) == (3, 1)
+        assert not pool.uses_processes  # one task at a time: a thread
+        results = await asyncio.gather(*(pool.run(divmod, i, 3) for i in range(20)))
+        assert pool.uses_processes
+        assert results == [divmod(i, 3) for i in range(20)]
+        with pytest.raises(ValueError):  # exceptions come back with their type
+            await asyncio.gather(*(pool.run(int, "not a number") for _ in range(6)))
+        outcomes = await asyncio.gather(
+            pool.run(os._exit, 3),
+            *(pool.run(divmod, i, 3) for i in range(8)),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], RuntimeError)  # the worker died
+        assert all(
+            o == divmod(i, 3) or isinstance(o, RuntimeError) for i, o in enumerate(outcomes[1:])
+        )
+        again = await asyncio.gather(*(pool.run(divmod, i, 5) for i in range(10)))
+        assert again == [divmod(i, 5) for i in range(10)]  # replaced
+    finally:
+        pool.close()
