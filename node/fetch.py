@@ -335,9 +335,17 @@ class Fetcher:
                     length = response.content_length
                     if length is not None and length > self._max_bytes:
                         raise UpstreamError(url, f"the response exceeds {self._max_bytes} bytes")
-                    body = await response.content.read(self._max_bytes + 1)
-                    if len(body) > self._max_bytes:
-                        raise UpstreamError(url, f"the response exceeds {self._max_bytes} bytes")
+                    # StreamReader.read(n) returns what has arrived: read to the end or the cap.
+                    parts: list[bytes] = []
+                    size = 0
+                    while chunk := await response.content.read(self._max_bytes + 1 - size):
+                        parts.append(chunk)
+                        size += len(chunk)
+                        if size > self._max_bytes:
+                            raise UpstreamError(
+                                url, f"the response exceeds {self._max_bytes} bytes"
+                            )
+                    body = b"".join(parts)
                     max_age = _max_age(response.headers.get("Cache-Control"))
             except (aiohttp.ClientError, OSError) as exc:
                 raise UpstreamError(url, f"cannot reach {url}: {exc}") from None
