@@ -692,6 +692,7 @@ class IssuingService:
         self.pool = SigningPool(_default_workers(config))
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._closing = False
+        self._key_files: dict[tuple[str | None, str | None, str], dict[str, Any]] = {}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -703,6 +704,16 @@ class IssuingService:
     def _identity(self) -> Any:
         return self._services["identity"]
 
+    def _key_file(self, pair: KeyPair) -> dict[str, Any]:
+        """The key file handed to a signing worker (kept per method id and public key)."""
+        cache_key = (pair.id, pair.controller, pair.public.multibase)
+        found = self._key_files.get(cache_key)
+        if found is None:
+            if len(self._key_files) > 64:
+                self._key_files.clear()
+            found = self._key_files[cache_key] = pair.to_key_file()
+        return found
+
     def _keys(self, issuer: str) -> tuple[dict[str, Any], str, dict[str, Any] | None]:
         """(primary key file, its suite, ecdsa-sd-2023 key file or None) for ``issuer``."""
         identity = self._identity
@@ -710,11 +721,12 @@ class IssuingService:
             raise Problem(422, "unknown-issuer", f"this node holds no issuer identity {issuer}")
         sd_key: dict[str, Any] | None
         try:
-            sd_key = identity.signing_key(issuer, "P-256").to_key_file()
+            sd_key = self._key_file(identity.signing_key(issuer, "P-256"))
         except Problem:
             sd_key = None
         try:
-            return identity.signing_key(issuer, "Ed25519").to_key_file(), "eddsa-rdfc-2022", sd_key
+            primary = self._key_file(identity.signing_key(issuer, "Ed25519"))
+            return primary, "eddsa-rdfc-2022", sd_key
         except Problem:
             if sd_key is None:
                 raise
