@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -243,6 +243,8 @@ def _compact(out: dict[str, Any]) -> dict[str, Any]:
 
 # -- the index ---------------------------------------------------------------------------------
 
+_SEP = "\x1f"
+
 
 @dataclass(frozen=True)
 class _Entry:
@@ -251,8 +253,9 @@ class _Entry:
     issuer: str
     issuer_name: str
     achievement: str
+    cid: str
     skill_keys: frozenset[str]
-    skill_names: tuple[str, ...]
+    skill_names: str  # normalised names joined with _SEP
     issued: str
     valid_until: str
     status: str
@@ -260,10 +263,10 @@ class _Entry:
     tags: frozenset[str]
 
 
-def _entry(record: StoredCredential) -> _Entry:
+def _search_columns(record: StoredCredential) -> tuple[str, str, str, str]:
+    """(search text, achievement id, skill keys, skill names) computed from the summary."""
     s = record.summary
     achievement = s.get("achievement", {})
-    alignments = s.get("alignments", [])
     parts: list[str] = [
         s.get("name", ""),
         s.get("description", ""),
@@ -275,11 +278,10 @@ def _entry(record: StoredCredential) -> _Entry:
         achievement.get("type", ""),
         s.get("comment", ""),
         " ".join(s.get("keywords", [])),
-        " ".join(record.tags),
     ]
     keys: set[str] = set()
     names: list[str] = []
-    for a in alignments:
+    for a in s.get("alignments", []):
         if "url" in a:
             keys.add(_norm(a["url"]))
         if "code" in a:
@@ -288,31 +290,51 @@ def _entry(record: StoredCredential) -> _Entry:
         if "name" in a:
             names.append(_norm(a["name"]))
             parts.append(a["name"])
+    return (
+        _norm(" \x00 ".join(p for p in parts if p)),
+        achievement.get("id", ""),
+        _SEP.join(sorted(keys)),
+        _SEP.join(names),
+    )
+
+
+def _make_entry(
+    record: StoredCredential, text: str, achievement: str, skill_keys: str, skill_names: str
+) -> _Entry:
+    tags = frozenset(_norm(t) for t in record.tags)
+    if tags:
+        text = text + " \x00 " + " ".join(tags)
     return _Entry(
         lid=record.local_id,
-        text=_norm(" \x00 ".join(p for p in parts if p)),
-        issuer=_norm(s.get("issuer", "")),
-        issuer_name=_norm(s.get("issuer_name", "")),
-        achievement=achievement.get("id", ""),
-        skill_keys=frozenset(keys),
-        skill_names=tuple(names),
-        issued=s.get("issued", ""),
-        valid_until=s.get("valid_until", ""),
+        text=text,
+        issuer=_norm(record.issuer or ""),
+        issuer_name=_norm(record.issuer_name or ""),
+        achievement=achievement,
+        cid=record.id or "",
+        skill_keys=frozenset(k for k in skill_keys.split(_SEP) if k),
+        skill_names=skill_names,
+        issued=record.issued or "",
+        valid_until=record.valid_until or "",
         status=record.status,
         kind=record.kind,
-        tags=frozenset(_norm(t) for t in record.tags),
+        tags=tags,
     )
 
 
 class Index:
-    """The decrypted in-memory index of a wallet's credentials (rebuilt at each open)."""
+    """The decrypted in-memory index of a wallet's credentials (rebuilt at each open).
+
+    Entries are kept newest first (by issue date, then id), so a search is one filtering pass.
+    """
 
     def __init__(self, records: Iterable[StoredCredential] = ()) -> None:
         """Index ``records``."""
         self._entries: dict[str, _Entry] = {}
+        self._columns: dict[str, tuple[str, str, str, str]] = {}
         self._by_achievement: dict[str, set[str]] = {}
         self._by_skill: dict[str, set[str]] = {}
         self._by_id: dict[str, set[str]] = {}
+        self._ordered: list[_Entry] | None = None
         for record in records:
             self.add(record)
 
@@ -320,29 +342,50 @@ class Index:
         return len(self._entries)
 
     def add(self, record: StoredCredential) -> None:
-        """Index (or re-index) ``record``."""
+        """Index (or re-index) ``record`` from its summary."""
+        self.add_stored(record, *_search_columns(record))
+
+    def add_stored(
+        self,
+        record: StoredCredential,
+        text: str,
+        achievement: str,
+        skill_keys: str,
+        skill_names: str,
+    ) -> None:
+        """Index ``record`` with search columns read from the wallet file (no recomputation)."""
         if record.local_id in self._entries:
             self.remove(record.local_id)
-        entry = _entry(record)
+        entry = _make_entry(record, text, achievement, skill_keys, skill_names)
         self._entries[entry.lid] = entry
+        self._columns[entry.lid] = (text, achievement, skill_keys, skill_names)
         if entry.achievement:
             self._by_achievement.setdefault(entry.achievement, set()).add(entry.lid)
         for key in entry.skill_keys:
             self._by_skill.setdefault(key, set()).add(entry.lid)
-        credential_id = record.summary.get("id")
-        if credential_id:
-            self._by_id.setdefault(credential_id, set()).add(entry.lid)
+        if entry.cid:
+            self._by_id.setdefault(entry.cid, set()).add(entry.lid)
+        self._ordered = None
+
+    def stored_columns(self, lid: str) -> list[str]:
+        """The search columns the wallet file keeps for ``lid``."""
+        return list(self._columns[lid])
 
     def remove(self, lid: str) -> None:
         """Forget ``lid``."""
         entry = self._entries.pop(lid, None)
         if entry is None:
             return
-        for table in (self._by_achievement, self._by_skill, self._by_id):
-            for key in [k for k, v in table.items() if lid in v]:
-                table[key].discard(lid)
-                if not table[key]:
+        self._columns.pop(lid, None)
+        pairs = [(self._by_achievement, entry.achievement), (self._by_id, entry.cid)]
+        pairs.extend((self._by_skill, key) for key in entry.skill_keys)
+        for table, key in pairs:
+            members = table.get(key)
+            if members is not None:
+                members.discard(lid)
+                if not members:
                     del table[key]
+        self._ordered = None
 
     def by_credential_id(self, credential_id: str) -> set[str]:
         """Local ids of the records whose credential ``id`` is ``credential_id``."""
@@ -356,12 +399,17 @@ class Index:
         """Local ids of the credentials aligned to ``skill`` (URL, code, or part of a name)."""
         key = _norm(skill.strip())
         found = set(self._by_skill.get(key, ()))
-        found.update(e.lid for e in self._entries.values() if any(key in n for n in e.skill_names))
+        if "://" not in key:
+            found.update(e.lid for e in self._entries.values() if key in e.skill_names)
         return found
 
-    def entries(self) -> Iterator[_Entry]:
-        """Every entry (in insertion order)."""
-        return iter(self._entries.values())
+    def entries(self) -> list[_Entry]:
+        """Every entry, newest first."""
+        if self._ordered is None:
+            self._ordered = sorted(
+                self._entries.values(), key=lambda e: (e.issued, e.lid), reverse=True
+            )
+        return self._ordered
 
     def issued(self, lid: str) -> str:
         """The normalised issue date of ``lid`` ('' when unknown)."""
@@ -388,15 +436,18 @@ class Query:
             raise ValueError(f"unknown status {self.status!r} (expected one of {STATUSES})")
 
 
-def _status_matches(entry: _Entry, status: str, now_text: str) -> bool:
-    expired = bool(entry.valid_until) and entry.valid_until < now_text
+def _by_status(entries: list[_Entry], status: str, now_text: str) -> list[_Entry]:
     if status == "expired":
-        return expired
+        return [e for e in entries if e.valid_until and e.valid_until < now_text]
     if status == "legacy":
-        return entry.kind == "ob2"
+        return [e for e in entries if e.kind == "ob2"]
     if status == "valid":
-        return entry.status == "valid" and not expired
-    return entry.status == status
+        return [
+            e
+            for e in entries
+            if e.status == "valid" and not (e.valid_until and e.valid_until < now_text)
+        ]
+    return [e for e in entries if e.status == status]
 
 
 def search(
@@ -407,7 +458,7 @@ def search(
     collections: Mapping[str, Collection] | None = None,
 ) -> list[str]:
     """Local ids matching ``query``, newest first (by issue date, then id)."""
-    candidates: Iterable[_Entry] = index.entries()
+    candidates = index.entries()
     if query.collection is not None:
         found = (collections or {}).get(query.collection)
         if found is None:
@@ -430,20 +481,16 @@ def search(
         candidates = [e for e in candidates if tag_key in e.tags]
     if query.since is not None:
         since = format_datetime(query.since)
-        candidates = [e for e in candidates if e.issued and e.issued >= since]
+        candidates = [e for e in candidates if e.issued >= since]
     if query.until is not None:
         until = format_datetime(query.until)
         candidates = [e for e in candidates if e.issued and e.issued <= until]
     if query.status:
-        now_text = format_datetime(now)
-        status = query.status
-        candidates = [e for e in candidates if _status_matches(e, status, now_text)]
+        candidates = _by_status(candidates, query.status, format_datetime(now))
     if query.text:
-        words = _norm(query.text).split()
-        candidates = [e for e in candidates if all(w in e.text for w in words)]
-    chosen = list(candidates)
-    chosen.sort(key=lambda e: (e.issued, e.lid), reverse=True)
-    return [e.lid for e in chosen]
+        for word in _norm(query.text).split():
+            candidates = [e for e in candidates if word in e.text]
+    return [e.lid for e in candidates]
 
 
 # -- tags and collections ----------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """The wallet file: one sealed file the earner can copy, back up and restore.
 
 A wallet is a single file (``specs/wallet.md``): the :mod:`wallet.sealing` envelope around a
-*content body*::
+*content body* made of zlib-compressed sections::
 
-    body = meta_length (4 bytes, big-endian) || meta JSON (UTF-8) || blob
+    body = count (u32) || count x length (u64) || meta || segment 1 || ... || segment n
 
-The meta JSON holds the identities, collections, pathways, and one entry per credential with
-its summary, tags and status; each credential's verbatim text and verification report live in
-the blob, addressed by ``[offset, length]``, so opening 10,000 credentials parses only the meta
-and a credential is parsed when first used.
+The meta section (JSON) holds the identities, collections, pathways and one row per credential:
+its metadata, the columns the search index needs, and where its verbatim text and verification
+report sit in the blob segments. Opening a wallet inflates and parses the meta only and builds
+the index from the rows; segments are inflated when a credential is first read. A save writes
+unchanged segments back as they are and puts new texts in one new segment (compacting when dead
+bytes pile up), so adding a credential to a large wallet does not recompress it all.
 
 Writes are atomic: the new file is written beside the old one, flushed (``fsync``), renamed over
 it (``os.replace``) and the folder is flushed, so a crash at any moment leaves either the old or
@@ -26,6 +28,7 @@ import secrets
 import struct
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,7 +82,6 @@ Format = Literal["json", "jwt"]
 #: ``progress(stage, done, total)``: called during long operations (open, import).
 Progress = Callable[[str, int, int], None]
 
-_META_LENGTH = struct.Struct(">I")
 #: Wallets smaller than this open without progress messages.
 _PROGRESS_FROM = 2000
 
@@ -107,108 +109,376 @@ def jwt_document(token: str) -> dict[str, Any]:
     return payload
 
 
+class _Segment:
+    """One zlib-compressed part of the credential blob, inflated on first use."""
+
+    __slots__ = ("_compressed", "_data", "size")
+
+    def __init__(
+        self, *, compressed: bytes | None = None, data: bytes | None = None, size: int = 0
+    ) -> None:
+        if data is not None:
+            size = len(data)
+        elif compressed is None:
+            raise ValueError("a segment needs its bytes")
+        self._compressed = compressed
+        self._data = data
+        self.size = size
+
+    @property
+    def compressed(self) -> bytes:
+        """The zlib stream as stored in the file."""
+        if self._compressed is None:
+            assert self._data is not None
+            self._compressed = zlib.compress(self._data, 6)
+        return self._compressed
+
+    @property
+    def data(self) -> bytes:
+        """The inflated bytes."""
+        if self._data is None:
+            assert self._compressed is not None
+            data = _inflate_section(self._compressed, "a credential segment")
+            if len(data) != self.size:
+                raise WalletCorrupt("the wallet content is damaged: a segment has the wrong size")
+            self._data = data
+        return self._data
+
+    def slice(self, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start``; a reference outside the segment is damage."""
+        data = self.data
+        if start + length > len(data):
+            raise WalletCorrupt("the wallet content is damaged: a reference leaves its segment")
+        return data[start : start + length]
+
+
+def _inflate_section(data: bytes, what: str) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, MAX_PLAINTEXT_BYTES + 1)
+    except zlib.error as exc:
+        raise WalletCorrupt(f"the wallet content is damaged: {what} does not inflate") from exc
+    if len(out) > MAX_PLAINTEXT_BYTES or inflater.unconsumed_tail or not inflater.eof:
+        raise WalletCorrupt(f"the wallet content is damaged: {what} is incomplete or too large")
+    return out
+
+
+#: Where a text lives: the segment, the offset and the length of its bytes.
+Span = tuple[_Segment, int, int]
+
+#: Columns of a credential row in the meta JSON (``specs/wallet.md``, "Content").
+COLUMNS = (
+    "lid",
+    "key",
+    "kind",
+    "format",
+    "status",
+    "tags",
+    "name",
+    "id",
+    "issuer",
+    "issuerName",
+    "issued",
+    "validUntil",
+    "summary",
+    "extra",
+    "textSegment",
+    "textOffset",
+    "textLength",
+    "reportSegment",
+    "reportOffset",
+    "reportLength",
+    "searchText",
+    "achievement",
+    "skillKeys",
+    "skillNames",
+)
+_COLUMN = {name: n for n, name in enumerate(COLUMNS)}
+_TEXT_SPAN = _COLUMN["textSegment"]
+_REPORT_SPAN = _COLUMN["reportSegment"]
+
+
+def _extra_defaults() -> dict[str, Any]:
+    """The metadata members a row's ``extra`` JSON may omit (fresh lists each time)."""
+    return {
+        "source": "",
+        "added": "",
+        "updated": "",
+        "verifiedAt": "",
+        "endorsements": [],
+        "endorses": [],
+        "selfmade": None,
+        "legacy": None,
+    }
+
+
 class StoredCredential:
     """One credential in the wallet: the verbatim text, its verification report, metadata.
 
     ``local_id`` is the wallet's id for it (stable: derived from the Open Badges equality key);
-    ``id`` is the credential's own ``id``. ``document`` and ``verification`` are parsed on first
-    use.
+    ``id`` is the credential's own ``id``. The text, the report, the summary and the rest of the
+    metadata are read from the wallet content on first use, so opening a large wallet stays
+    fast.
     """
 
     __slots__ = (
+        "_cid",
         "_document",
+        "_extra",
+        "_extra_json",
+        "_issued",
+        "_issuer",
+        "_issuer_name",
+        "_name",
         "_report",
         "_report_span",
+        "_summary",
+        "_summary_json",
         "_text",
         "_text_span",
-        "added",
-        "endorsements",
-        "endorses",
+        "_valid_until",
         "format",
         "key",
         "kind",
-        "legacy",
         "local_id",
-        "selfmade",
-        "source",
         "status",
-        "summary",
         "tags",
-        "updated",
-        "verified_at",
     )
 
     local_id: str
     key: str
     kind: Kind
     format: Format
-    source: str
-    added: str
-    updated: str
-    verified_at: str
     status: str
-    summary: dict[str, Any]
     tags: list[str]
-    endorsements: list[str]
-    endorses: list[str]
-    selfmade: dict[str, Any] | None
-    legacy: dict[str, Any] | None
+    _summary: dict[str, Any] | None
+    _summary_json: str | None
+    _extra: dict[str, Any] | None
+    _extra_json: str | None
+    _name: str
+    _cid: str | None
+    _issuer: str | None
+    _issuer_name: str | None
+    _issued: str | None
+    _valid_until: str | None
 
-    def __init__(self, **values: Any) -> None:
-        """Build from keyword values (internal; use :meth:`Wallet.add_credential`)."""
+    def __init__(
+        self,
+        *,
+        local_id: str,
+        key: str,
+        kind: Kind,
+        format: Format,
+        status: str,
+        summary: dict[str, Any],
+        text: str,
+        verification: Mapping[str, Any],
+        source: str,
+        added: str,
+        updated: str,
+        verified_at: str,
+        tags: Sequence[str] = (),
+        legacy: dict[str, Any] | None = None,
+        selfmade: dict[str, Any] | None = None,
+    ) -> None:
+        """A new record (internal: use :meth:`Wallet.add_credential`)."""
+        self.local_id = local_id
+        self.key = key
+        self.kind = kind
+        self.format = format
+        self.status = status
+        self.tags = list(tags)
         self._document: dict[str, Any] | None = None
-        self._text: str | None = values.pop("text", None)
-        self._text_span: tuple[bytes, int, int] | None = values.pop("text_span", None)
-        self._report: dict[str, Any] | None = values.pop("verification", None)
-        self._report_span: tuple[bytes, int, int] | None = values.pop("report_span", None)
-        for name in (
-            "local_id",
-            "key",
-            "kind",
-            "format",
-            "source",
-            "added",
-            "updated",
-            "verified_at",
-            "status",
-            "summary",
+        self._text: str | None = text
+        self._text_span: Span | None = None
+        self._report: dict[str, Any] | None = dict(verification)
+        self._report_span: Span | None = None
+        self._summary_json = None
+        self._extra_json = None
+        self._extra = {
+            "source": source,
+            "added": added,
+            "updated": updated,
+            "verifiedAt": verified_at,
+            "endorsements": [],
+            "endorses": [],
+            "selfmade": selfmade,
+            "legacy": legacy,
+        }
+        self.summary = summary
+
+    @classmethod
+    def _from_row(cls, row: Sequence[Any], segments: Sequence[_Segment]) -> StoredCredential:
+        record = cls.__new__(cls)
+        c = _COLUMN
+        record.local_id = row[c["lid"]]
+        record.key = row[c["key"]]
+        record.kind = row[c["kind"]]
+        record.format = row[c["format"]]
+        record.status = row[c["status"]]
+        record.tags = list(row[c["tags"]])
+        record._name = row[c["name"]]
+        record._cid = row[c["id"]] or None
+        record._issuer = row[c["issuer"]] or None
+        record._issuer_name = row[c["issuerName"]] or None
+        record._issued = row[c["issued"]] or None
+        record._valid_until = row[c["validUntil"]] or None
+        record._summary = None
+        record._summary_json = row[c["summary"]]
+        record._extra = None
+        record._extra_json = row[c["extra"]]
+        record._document = None
+        record._text = None
+        record._report = None
+        record._text_span = _span(segments, row, _TEXT_SPAN, "text")
+        record._report_span = _span(segments, row, _REPORT_SPAN, "report")
+        if not (
+            type(record.local_id) is str
+            and type(record.key) is str
+            and type(record._summary_json) is str
+            and type(record._extra_json) is str
         ):
-            setattr(self, name, values.pop(name))
-        self.tags = list(values.pop("tags", []))
-        self.endorsements = list(values.pop("endorsements", []))
-        self.endorses = list(values.pop("endorses", []))
-        self.selfmade = values.pop("selfmade", None)
-        self.legacy = values.pop("legacy", None)
-        if values:
-            raise TypeError(f"unexpected values {sorted(values)}")
+            raise WalletCorrupt("a credential row of the wallet is malformed")
+        return record
 
     def __repr__(self) -> str:
-        return f"StoredCredential({self.local_id}, {self.kind}, {self.summary.get('name')!r})"
+        return f"StoredCredential({self.local_id}, {self.kind}, {self._name!r})"
+
+    # -- summary and quick fields ---------------------------------------------------------------
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The summary kept for search and display (see :func:`wallet.organise.summarize`)."""
+        if self._summary is None:
+            value = json.loads(self._summary_json or "{}")
+            self._summary = value if isinstance(value, dict) else {}
+        return self._summary
+
+    @summary.setter
+    def summary(self, value: dict[str, Any]) -> None:
+        self._summary = value
+        self._summary_json = None
+        self._cid = value.get("id") if isinstance(value.get("id"), str) else None
+        self._name = str(value.get("name") or value.get("id") or self.local_id)
+        self._issuer = value.get("issuer")
+        self._issuer_name = value.get("issuer_name")
+        self._issued = value.get("issued")
+        self._valid_until = value.get("valid_until")
 
     @property
     def id(self) -> str | None:
         """The credential's own ``id`` (None when it has none)."""
-        value = self.summary.get("id")
-        return value if isinstance(value, str) else None
+        return self._cid
 
     @property
     def name(self) -> str:
         """A display name."""
-        return str(self.summary.get("name") or self.summary.get("id") or self.local_id)
+        return self._name
+
+    @property
+    def issuer(self) -> str | None:
+        """The issuer id."""
+        return self._issuer
+
+    @property
+    def issuer_name(self) -> str | None:
+        """The issuer's display name, when it has one."""
+        return self._issuer_name
+
+    @property
+    def issued(self) -> str | None:
+        """When it was awarded (``YYYY-MM-DDThh:mm:ssZ``), when known."""
+        return self._issued
+
+    @property
+    def valid_until(self) -> str | None:
+        """End of validity (``YYYY-MM-DDThh:mm:ssZ``), when it has one."""
+        return self._valid_until
+
+    # -- the other metadata (parsed on first use) ----------------------------------------------
+
+    def _extras(self) -> dict[str, Any]:
+        if self._extra is None:
+            value = json.loads(self._extra_json or "{}")
+            self._extra = {**_extra_defaults(), **(value if isinstance(value, dict) else {})}
+            self._extra_json = None
+        return self._extra
+
+    @property
+    def source(self) -> str:
+        """Where it came from (a file name, ``self-made``, an offer...)."""
+        return str(self._extras()["source"])
+
+    @source.setter
+    def source(self, value: str) -> None:
+        self._extras()["source"] = value
+
+    @property
+    def added(self) -> str:
+        """When it entered the wallet."""
+        return str(self._extras()["added"])
+
+    @property
+    def updated(self) -> str:
+        """When its record last changed."""
+        return str(self._extras()["updated"])
+
+    @updated.setter
+    def updated(self, value: str) -> None:
+        self._extras()["updated"] = value
+
+    @property
+    def verified_at(self) -> str:
+        """When it was last verified."""
+        return str(self._extras()["verifiedAt"])
+
+    @property
+    def endorsements(self) -> list[str]:
+        """Local ids of the endorsements attached to it (a live list)."""
+        value: list[str] = self._extras()["endorsements"]
+        return value
+
+    @property
+    def endorses(self) -> list[str]:
+        """For an endorsement: local ids of the credentials it endorses (a live list)."""
+        value: list[str] = self._extras()["endorses"]
+        return value
+
+    @property
+    def selfmade(self) -> dict[str, Any] | None:
+        """For a self-made badge: the identity that signed it and its achievement id."""
+        value: dict[str, Any] | None = self._extras()["selfmade"]
+        return value
+
+    @selfmade.setter
+    def selfmade(self, value: dict[str, Any] | None) -> None:
+        self._extras()["selfmade"] = value
+
+    @property
+    def legacy(self) -> dict[str, Any] | None:
+        """For an Open Badges 2.0 assertion: what was and was not checked offline."""
+        value: dict[str, Any] | None = self._extras()["legacy"]
+        return value
+
+    @legacy.setter
+    def legacy(self, value: dict[str, Any] | None) -> None:
+        self._extras()["legacy"] = value
+
+    # -- text, document, report ------------------------------------------------------------------
 
     @property
     def text(self) -> str:
         """The credential exactly as received: JSON text, or a compact JWS."""
         if self._text is None:
             assert self._text_span is not None
-            blob, start, length = self._text_span
-            self._text = blob[start : start + length].decode("utf-8")
+            segment, start, length = self._text_span
+            self._text = segment.slice(start, length).decode("utf-8")
         return self._text
 
     def _text_bytes(self) -> bytes:
         if self._text is None and self._text_span is not None:
-            blob, start, length = self._text_span
-            return blob[start : start + length]
+            segment, start, length = self._text_span
+            return segment.slice(start, length)
         return self.text.encode("utf-8")
 
     @property
@@ -231,15 +501,15 @@ class StoredCredential:
         if self._report is None:
             if self._report_span is None:
                 return {}
-            blob, start, length = self._report_span
-            value = json.loads(blob[start : start + length])
+            segment, start, length = self._report_span
+            value = json.loads(segment.slice(start, length))
             self._report = value if isinstance(value, dict) else {}
         return self._report
 
     def _report_bytes(self) -> bytes:
         if self._report is None and self._report_span is not None:
-            blob, start, length = self._report_span
-            return blob[start : start + length]
+            segment, start, length = self._report_span
+            return segment.slice(start, length)
         return json.dumps(self.verification, ensure_ascii=False, separators=(",", ":")).encode()
 
     def set_verification(self, report: Mapping[str, Any], status: str, *, at: str) -> None:
@@ -247,7 +517,7 @@ class StoredCredential:
         self._report = dict(report)
         self._report_span = None
         self.status = status
-        self.verified_at = at
+        self._extras()["verifiedAt"] = at
 
     def _replace_text(self, text: str, format: Format) -> None:
         self._text = text
@@ -255,31 +525,17 @@ class StoredCredential:
         self._document = None
         self.format = format
 
-    def meta(self) -> dict[str, Any]:
-        """Everything but the text and the report (those go to the blob)."""
-        out: dict[str, Any] = {
-            "lid": self.local_id,
-            "key": self.key,
-            "kind": self.kind,
-            "format": self.format,
-            "source": self.source,
-            "added": self.added,
-            "updated": self.updated,
-            "verifiedAt": self.verified_at,
-            "status": self.status,
-            "summary": self.summary,
-        }
-        if self.tags:
-            out["tags"] = self.tags
-        if self.endorsements:
-            out["endorsements"] = self.endorsements
-        if self.endorses:
-            out["endorses"] = self.endorses
-        if self.selfmade is not None:
-            out["selfmade"] = self.selfmade
-        if self.legacy is not None:
-            out["legacy"] = self.legacy
-        return out
+    def _summary_text(self) -> str:
+        if self._summary_json is None:
+            self._summary_json = json.dumps(self.summary, ensure_ascii=False, separators=(",", ":"))
+        return self._summary_json
+
+    def _extra_text(self) -> str:
+        if self._extra_json is None:
+            defaults = _extra_defaults()
+            extra = {k: v for k, v in self._extras().items() if v != defaults.get(k)}
+            return json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
+        return self._extra_json
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -389,15 +645,39 @@ def _read_file(path: Path) -> bytes:
         raise WalletError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def _split_body(body: bytes) -> tuple[dict[str, Any], bytes]:
-    if len(body) < _META_LENGTH.size:
+_SECTION_COUNT = struct.Struct(">I")
+_SECTION_LENGTH = struct.Struct(">Q")
+#: Most sections (meta + blob segments) a content body may declare.
+MAX_SECTIONS = 1024
+#: Blob segments before a save compacts them into one.
+MAX_SEGMENTS = 8
+
+
+def _split_body(body: bytes) -> tuple[dict[str, Any], list[_Segment]]:
+    """``count (u32) || count x length (u64) || sections``: section 0 is the zlib meta JSON,
+    the others the zlib blob segments (inflated on first use)."""
+    if len(body) < _SECTION_COUNT.size:
         raise WalletCorrupt("the wallet content is truncated")
-    (length,) = _META_LENGTH.unpack_from(body)
-    end = _META_LENGTH.size + length
-    if end > len(body):
-        raise WalletCorrupt("the wallet content is truncated")
+    (count,) = _SECTION_COUNT.unpack_from(body)
+    if not 1 <= count <= MAX_SECTIONS:
+        raise WalletCorrupt("the wallet content declares an impossible number of sections")
+    pos = _SECTION_COUNT.size
+    lengths = []
+    for _ in range(count):
+        if pos + _SECTION_LENGTH.size > len(body):
+            raise WalletCorrupt("the wallet content is truncated")
+        (length,) = _SECTION_LENGTH.unpack_from(body, pos)
+        lengths.append(length)
+        pos += _SECTION_LENGTH.size
+    if pos + sum(lengths) != len(body):
+        raise WalletCorrupt("the wallet content sections do not add up")
+    sections = []
+    for length in lengths:
+        sections.append(body[pos : pos + length])
+        pos += length
+    raw_meta = _inflate_section(sections[0], "the index")
     try:
-        meta = json.loads(body[_META_LENGTH.size : end])
+        meta = json.loads(raw_meta)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WalletCorrupt(f"the wallet content is unreadable: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != CONTENT_FORMAT:
@@ -408,18 +688,40 @@ def _split_body(body: bytes) -> tuple[dict[str, Any], bytes]:
             f"unsupported wallet content version {version!r} (this program reads "
             f"{CONTENT_VERSION}); upgrade Passeport"
         )
-    return meta, body[end:]
-
-
-def _span(blob: bytes, value: Any, what: str) -> tuple[bytes, int, int]:
+    sizes = meta.get("segments", [])
     if (
-        not isinstance(value, list)
-        or len(value) != 2
-        or not all(isinstance(v, int) and v >= 0 for v in value)
-        or value[0] + value[1] > len(blob)
+        not isinstance(sizes, list)
+        or len(sizes) != len(sections) - 1
+        or not all(isinstance(n, int) and n >= 0 for n in sizes)
     ):
-        raise WalletCorrupt(f"the wallet content has a bad {what} reference")
-    return blob, value[0], value[1]
+        raise WalletCorrupt("the wallet content lists its segments wrongly")
+    return meta, [_Segment(compressed=s, size=n) for s, n in zip(sections[1:], sizes, strict=True)]
+
+
+def _join_body(meta: Mapping[str, Any], segments: Sequence[_Segment]) -> bytes:
+    # Level 1: the meta is rewritten by every save; speed matters more than a few kilobytes.
+    meta_bytes = zlib.compress(
+        json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 1
+    )
+    sections = [meta_bytes, *(s.compressed for s in segments)]
+    header = _SECTION_COUNT.pack(len(sections)) + b"".join(
+        _SECTION_LENGTH.pack(len(s)) for s in sections
+    )
+    return b"".join([header, *sections])
+
+
+def _span(segments: Sequence[_Segment], row: Sequence[Any], first: int, which: str) -> Span:
+    index, offset, length = row[first], row[first + 1], row[first + 2]
+    if not (
+        type(index) is int
+        and type(offset) is int
+        and type(length) is int
+        and 0 <= index < len(segments)
+        and offset >= 0
+        and length >= 0
+    ):
+        raise WalletCorrupt(f"the wallet content has a bad {which} reference")
+    return segments[index], offset, length
 
 
 def _local_id(key: str) -> str:
@@ -477,7 +779,7 @@ class Wallet:
         path: Path,
         key: SealingKey,
         meta: Mapping[str, Any],
-        blob: bytes,
+        segments: Sequence[_Segment],
         *,
         lock: _Lock | None,
         readonly: bool = False,
@@ -491,6 +793,7 @@ class Wallet:
         self.created: str = str(meta.get("created", ""))
         self.updated: str = str(meta.get("updated", ""))
         self._changed = False
+        self._segments: list[_Segment] = list(segments)
         self._identities: dict[str, Identity] = {}
         for item in meta.get("identities", []):
             identity = Identity.from_dict(item)
@@ -498,41 +801,36 @@ class Wallet:
         self._default_did: str | None = meta.get("defaultIdentity")
         self._records: dict[str, StoredCredential] = {}
         self._by_key: dict[str, str] = {}
-        records = meta.get("credentials", [])
-        if not isinstance(records, list):
-            raise WalletCorrupt("the wallet content has no credential list")
-        total = len(records)
+        rows = meta.get("credentials", [])
+        if not isinstance(rows, list) or meta.get("columns", list(COLUMNS)) != list(COLUMNS):
+            raise WalletCorrupt("the wallet content has no readable credential list")
+        total = len(rows)
         stale_summaries = meta.get("summaryVersion") != SUMMARY_VERSION
-        for n, item in enumerate(records):
-            try:
-                record = StoredCredential(
-                    local_id=item["lid"],
-                    key=item["key"],
-                    kind=item["kind"],
-                    format=item["format"],
-                    source=item["source"],
-                    added=item["added"],
-                    updated=item["updated"],
-                    verified_at=item["verifiedAt"],
-                    status=item["status"],
-                    summary=item["summary"],
-                    tags=item.get("tags", []),
-                    endorsements=item.get("endorsements", []),
-                    endorses=item.get("endorses", []),
-                    selfmade=item.get("selfmade"),
-                    legacy=item.get("legacy"),
-                    text_span=_span(blob, item["text"], "credential"),
-                    report_span=_span(blob, item["report"], "report"),
-                )
-            except (KeyError, TypeError) as exc:
-                raise WalletCorrupt(f"a credential entry of the wallet lacks {exc}") from None
-            if stale_summaries:
-                record.summary = summarize(record.document, kind=record.kind)
-                self._changed = True
+        self.index = Index()
+        loaded = []
+        for n, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != len(COLUMNS):
+                raise WalletCorrupt("a credential row of the wallet is malformed")
+            record = StoredCredential._from_row(row, self._segments)
             self._records[record.local_id] = record
             self._by_key[record.key] = record.local_id
+            loaded.append((record, row))
             if progress is not None and total >= _PROGRESS_FROM and (n + 1) % 2000 == 0:
                 progress("reading credentials", n + 1, total)
+        if stale_summaries:
+            for record in self._records.values():
+                record.summary = summarize(record.document, kind=record.kind)
+                self.index.add(record)
+            self._changed = bool(self._records)
+        else:
+            for record, row in loaded:
+                self.index.add_stored(
+                    record,
+                    text=row[_COLUMN["searchText"]],
+                    achievement=row[_COLUMN["achievement"]],
+                    skill_keys=row[_COLUMN["skillKeys"]],
+                    skill_names=row[_COLUMN["skillNames"]],
+                )
         self.collections: dict[str, Collection] = {
             c.name: c for c in (Collection.from_dict(x) for x in meta.get("collections", []))
         }
@@ -542,7 +840,6 @@ class Wallet:
         self.requests: list[dict[str, Any]] = list(meta.get("requests", []))
         if progress is not None and total >= _PROGRESS_FROM:
             progress("indexing", total, total)
-        self.index = Index(self._records.values())
         self.open_timings: dict[str, float] = {}
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -571,7 +868,7 @@ class Wallet:
                 raise WalletExists(f"{target}: a file already exists; not replacing it")
             stamp = format_datetime(now or _now())
             meta = {"format": CONTENT_FORMAT, "version": CONTENT_VERSION, "created": stamp}
-            wallet = cls(target, SealingKey.derive(passphrase, kdf), meta, b"", lock=lock)
+            wallet = cls(target, SealingKey.derive(passphrase, kdf), meta, [], lock=lock)
             wallet.new_identity(identity_algorithm, label="default", now=now)
             wallet.save()
         except BaseException:
@@ -604,8 +901,10 @@ class Wallet:
             timings: dict[str, float] = {}
             body, key = open_envelope(data, passphrase, timings=timings)
             started = time.perf_counter()
-            meta, blob = _split_body(body)
-            wallet = cls(target, key, meta, blob, lock=lock, readonly=readonly, progress=progress)
+            meta, segments = _split_body(body)
+            wallet = cls(
+                target, key, meta, segments, lock=lock, readonly=readonly, progress=progress
+            )
             timings["load"] = time.perf_counter() - started
             wallet.open_timings = timings
             if not readonly:
@@ -655,21 +954,63 @@ class Wallet:
 
     # -- serialisation -------------------------------------------------------------------------
 
-    def _body(self, *, kind: str = "wallet") -> bytes:
-        chunks: list[bytes] = []
+    def _serialise(self, *, kind: str = "wallet") -> tuple[bytes, Callable[[], None]]:
+        """The content body, and a function that points the records at the segment just
+        written (to call once the body is safely on disk).
+
+        Unchanged texts and reports stay in their segment, which is written again as it is
+        (never re-compressed); new ones go to one new segment. When dead bytes (replaced or
+        removed credentials) outweigh live ones, or segments pile up, everything is compacted
+        into a single segment.
+        """
+        records = list(self._records.values())
+        live: dict[int, int] = {}
+        for record in records:
+            for span in (record._text_span, record._report_span):
+                if span is not None:
+                    live[id(span[0])] = live.get(id(span[0]), 0) + span[2]
+        kept = [s for s in self._segments if live.get(id(s), 0) > 0]
+        dead = sum(s.size - live[id(s)] for s in kept)
+        compact = dead > sum(live[id(s)] for s in kept) or len(kept) >= MAX_SEGMENTS
+        if compact:
+            kept = []
+        position = {id(s): n for n, s in enumerate(kept)}
+        parts: list[bytes] = []
         offset = 0
-        entries = []
-        for record in self._records.values():
-            text = record._text_bytes()
-            report = record._report_bytes()
-            entry = record.meta()
-            entry["text"] = [offset, len(text)]
-            offset += len(text)
-            entry["report"] = [offset, len(report)]
-            offset += len(report)
-            chunks.append(text)
-            chunks.append(report)
-            entries.append(entry)
+        pending: list[tuple[StoredCredential, str, int, int]] = []
+        rows: list[list[Any]] = []
+        for record in records:
+            row: list[Any] = [
+                record.local_id,
+                record.key,
+                record.kind,
+                record.format,
+                record.status,
+                record.tags,
+                record.name,
+                record.id or "",
+                record.issuer or "",
+                record.issuer_name or "",
+                record.issued or "",
+                record.valid_until or "",
+                record._summary_text(),
+                record._extra_text(),
+            ]
+            for which, span in (("text", record._text_span), ("report", record._report_span)):
+                if span is not None and id(span[0]) in position:
+                    row.extend([position[id(span[0])], span[1], span[2]])
+                    continue
+                data = record._text_bytes() if which == "text" else record._report_bytes()
+                row.extend([len(kept), offset, len(data)])
+                pending.append((record, which, offset, len(data)))
+                parts.append(data)
+                offset += len(data)
+            row.extend(self.index.stored_columns(record.local_id))
+            rows.append(row)
+        segments = list(kept)
+        fresh = _Segment(data=b"".join(parts)) if parts else None
+        if fresh is not None:
+            segments.append(fresh)
         meta: dict[str, Any] = {
             "format": CONTENT_FORMAT,
             "version": CONTENT_VERSION,
@@ -682,16 +1023,30 @@ class Wallet:
             "collections": [c.to_dict() for c in self.collections.values()],
             "pathways": [p.to_dict() for p in self.pathways.values()],
             "requests": self.requests,
-            "credentials": entries,
+            "segments": [s.size for s in segments],
+            "columns": list(COLUMNS),
+            "credentials": rows,
         }
-        meta_bytes = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return b"".join([_META_LENGTH.pack(len(meta_bytes)), meta_bytes, *chunks])
+        body = _join_body(meta, segments)
+
+        def commit() -> None:
+            for record, which, start, length in pending:
+                assert fresh is not None
+                if which == "text":
+                    record._text_span = (fresh, start, length)
+                else:
+                    record._report_span = (fresh, start, length)
+            self._segments = segments
+
+        return body, commit
 
     def save(self) -> None:
         """Write the wallet atomically (a crash leaves the previous or the new file)."""
         self._check_writable()
         self.updated = format_datetime(_now())
-        atomic_write(self.path, self._key.seal(self._body()))
+        body, commit = self._serialise()
+        atomic_write(self.path, self._key.seal(body, compress=False))
+        commit()
         self._changed = False
 
     def change_passphrase(self, old: str, new: str, *, kdf: KdfParams = DEFAULT_KDF) -> None:
@@ -712,7 +1067,8 @@ class Wallet:
             raise WalletError("the backup must not replace the wallet itself")
         target.parent.mkdir(parents=True, exist_ok=True)
         key = SealingKey.derive(passphrase, kdf)
-        atomic_write(target, key.seal(self._body(kind="backup")))
+        body, _ = self._serialise(kind="backup")
+        atomic_write(target, key.seal(body, compress=False))
 
     @classmethod
     def restore(
@@ -737,13 +1093,13 @@ class Wallet:
         body, _ = open_envelope(
             data, backup_passphrase if backup_passphrase is not None else passphrase
         )
-        meta, blob = _split_body(body)
+        meta, segments = _split_body(body)
         target.parent.mkdir(parents=True, exist_ok=True)
         lock = _Lock(target, shared=False, timeout=lock_timeout)
         try:
             if target.exists():
                 raise WalletExists(f"{target}: a file already exists; restore into a new path")
-            wallet = cls(target, SealingKey.derive(passphrase, kdf), meta, blob, lock=lock)
+            wallet = cls(target, SealingKey.derive(passphrase, kdf), meta, segments, lock=lock)
             wallet.save()
         except BaseException:
             lock.release()

@@ -319,3 +319,46 @@ def test_atomic_write_leaves_no_temp_file(wallet: Wallet, wallet_path: Path) -> 
     wallet.save()
     leftovers = [n for n in os.listdir(wallet_path.parent) if n.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_saves_reuse_segments_and_compact(
+    wallet: Wallet, wallet_path: Path, issuer: Issuer
+) -> None:
+    from wallet.store import MAX_SEGMENTS
+
+    ids = [
+        _add(wallet, issuer, name=f"Badge {n}", credential_id=f"urn:uuid:b{n}") for n in range(20)
+    ]
+    wallet.save()
+    assert len(wallet._segments) == 1
+    first = wallet._segments[0]
+    _add(wallet, issuer, name="One more")
+    wallet.save()
+    assert len(wallet._segments) == 2 and wallet._segments[0] is first  # not rewritten
+    texts = {r.local_id: (r.text, r.verification) for r in wallet}
+    wallet.close()
+    with Wallet.open(wallet_path, PASSPHRASE) as again:
+        assert {r.local_id: (r.text, r.verification) for r in again} == texts
+        # Replacing most credentials leaves mostly dead bytes: the next save compacts.
+        for n in range(15):
+            newer = issuer.credential(
+                name=f"Badge {n} v2",
+                credential_id=f"urn:uuid:b{n}",
+                valid_from=NOW - timedelta(days=1),
+            )
+            _, outcome = again.put(newer, source="v2", verification={"verdict": "valid"})
+            assert outcome == "replaced"
+        again.save()
+        assert len(again._segments) == 1
+        texts = {r.local_id: r.text for r in again}
+    with Wallet.open(wallet_path, PASSPHRASE) as third:
+        assert {r.local_id: r.text for r in third} == texts
+        assert third.get(ids[0]).name == "Badge 0 v2"
+        for n in range(MAX_SEGMENTS + 3):
+            _add(third, issuer, name=f"Extra {n}")
+            third.save()
+            assert len(third._segments) <= MAX_SEGMENTS
+        count = len(third)
+    with Wallet.open(wallet_path, PASSPHRASE) as fourth:
+        assert len(fourth) == count
+        assert all(r.document["name"] == r.name for r in fourth)
