@@ -215,39 +215,38 @@ def _short_date(text: str | None) -> str:
 
 
 def _row(record: Any) -> str:
-    s = record.summary
-    issuer = s.get("issuer_name") or s.get("issuer") or "?"
+    issuer = record.issuer_name or record.issuer or "?"
     kind = {"ob2": " [OB 2.0]", "endorsement": " [endorsement]", "vc": " [VC]"}.get(record.kind, "")
     tags = f"  #{' #'.join(record.tags)}" if record.tags else ""
     return (
-        f"{record.local_id[:8]}  {record.status:<8} {_short_date(s.get('issued'))}  "
+        f"{record.local_id[:8]}  {record.status:<8} {_short_date(record.issued)}  "
         f"{record.name}{kind} -- {issuer}{tags}"
     )
 
 
-def _record_json(record: Any) -> dict[str, Any]:
-    s = record.summary
+def _record_json(record: Any, *, full: bool = False) -> dict[str, Any]:
     out = {
         "localId": record.local_id,
         "id": record.id,
         "kind": record.kind,
         "format": record.format,
         "name": record.name,
-        "issuer": s.get("issuer"),
-        "issuerName": s.get("issuer_name"),
-        "issued": s.get("issued"),
-        "validUntil": s.get("valid_until"),
+        "issuer": record.issuer,
+        "issuerName": record.issuer_name,
+        "issued": record.issued,
+        "validUntil": record.valid_until,
         "status": record.status,
         "tags": record.tags,
-        "source": record.source,
-        "added": record.added,
     }
-    if record.endorsements:
-        out["endorsements"] = record.endorsements
-    if record.endorses:
-        out["endorses"] = record.endorses
-    if record.selfmade:
-        out["selfmade"] = record.selfmade
+    if full:
+        out["source"] = record.source
+        out["added"] = record.added
+        if record.endorsements:
+            out["endorsements"] = record.endorsements
+        if record.endorses:
+            out["endorses"] = record.endorses
+        if record.selfmade:
+            out["selfmade"] = record.selfmade
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -370,7 +369,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     with _open(args, readonly=True) as wallet:
         record = wallet.get(args.id)
         if args.json:
-            out = _record_json(record)
+            out = _record_json(record, full=True)
             out["summary"] = record.summary
             out["verification"] = record.verification
             if record.legacy:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from protocol.verify import verify
-from tests.wallet.conftest import BAKED, NOW, Issuer, write_json
+from tests.wallet.conftest import BAKED, NOW, PASSPHRASE, Issuer, write_json
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 FAST = ("--kdf-opslimit", "1", "--kdf-memlimit-kib", "64")
@@ -331,3 +331,25 @@ def test_exchange_commands_fail_cleanly(initialised: Cli) -> None:
     assert error.startswith("passeport wallet: error:")
     error = one_line_error(cli("present"))
     assert "give a verifier's REQUEST" in error
+
+
+def test_add_wallet_commands_wires_into_a_parent_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from wallet.cli import add_wallet_commands
+
+    parser = argparse.ArgumentParser(prog="passeport")
+    sub = parser.add_subparsers(dest="command")
+    add_wallet_commands(sub)
+    monkeypatch.setenv("PASSEPORT_WALLET_PASSPHRASE", PASSPHRASE)
+    path = str(tmp_path / "wired.ppw")
+    args = parser.parse_args(["wallet", "--wallet", path, "init", *FAST])
+    assert args.func(args) == 0
+    args = parser.parse_args(["wallet", "--wallet", path, "list", "--json"])
+    assert args.func(args) == 0
+    args = parser.parse_args(["wallet", "--wallet", path, "show", "nothing"])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert "passeport wallet: error: no credential 'nothing' in the wallet" in err
