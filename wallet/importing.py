@@ -961,7 +961,7 @@ def link_endorsements(wallet: Wallet) -> int:
     """Attach every stored endorsement to the credentials it endorses (by credential id or
     achievement id); return how many links were made."""
     made = 0
-    for record in wallet.credentials(kind="endorsement"):
+    for record in wallet.records_by_ids(sorted(wallet.index.endorsements())):
         subject = record.summary.get("endorses")
         if not isinstance(subject, str):
             continue

@@ -334,6 +334,7 @@ class Index:
         self._by_achievement: dict[str, set[str]] = {}
         self._by_skill: dict[str, set[str]] = {}
         self._by_id: dict[str, set[str]] = {}
+        self._endorsements: set[str] = set()
         self._ordered: list[_Entry] | None = None
         for record in records:
             self.add(record)
@@ -365,6 +366,8 @@ class Index:
             self._by_skill.setdefault(key, set()).add(entry.lid)
         if entry.cid:
             self._by_id.setdefault(entry.cid, set()).add(entry.lid)
+        if entry.kind == "endorsement":
+            self._endorsements.add(entry.lid)
         self._ordered = None
 
     def stored_columns(self, lid: str) -> list[str]:
@@ -377,6 +380,7 @@ class Index:
         if entry is None:
             return
         self._columns.pop(lid, None)
+        self._endorsements.discard(lid)
         pairs = [(self._by_achievement, entry.achievement), (self._by_id, entry.cid)]
         pairs.extend((self._by_skill, key) for key in entry.skill_keys)
         for table, key in pairs:
@@ -390,6 +394,10 @@ class Index:
     def by_credential_id(self, credential_id: str) -> set[str]:
         """Local ids of the records whose credential ``id`` is ``credential_id``."""
         return set(self._by_id.get(credential_id, ()))
+
+    def endorsements(self) -> set[str]:
+        """Local ids of the stored endorsements."""
+        return set(self._endorsements)
 
     def by_achievement(self, achievement_id: str) -> set[str]:
         """Local ids of the credentials awarding ``achievement_id``."""
