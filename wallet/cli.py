@@ -1130,6 +1130,16 @@ def run(args: argparse.Namespace) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"passeport wallet: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ValueError as exc:
+        print(f"passeport wallet: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # a bug: still one line, but say so
+        print(
+            f"passeport wallet: error: internal error ({type(exc).__name__}: {exc}); "
+            "please report it",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
 
 def add_wallet_commands(subparsers: Any) -> argparse.ArgumentParser:
