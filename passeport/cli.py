@@ -375,8 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     from node.cli import add_node_commands
+    from wallet.cli import add_wallet_commands
 
     add_node_commands(sub)
+    add_wallet_commands(sub)
     return parser
 
 

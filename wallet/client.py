@@ -933,10 +933,8 @@ def store_received(store: Any, received: Sequence[Received], *, now: datetime) -
     The ecdsa-sd-2023 base-proof copy of a badge has the same issuer and id as its
     eddsa-rdfc-2022 credential, so the store (Open Badges equality) keeps one record per badge:
     the credential a verifier can check is stored verbatim, and the holder's copy is kept with
-    it -- through ``store.add_holder_copy(record, document, verification=...)`` when the store
-    offers it, otherwise inside the record's verification report under ``holderCopy``
-    (``{"credential", "verification", "source"}``), which :func:`wallet.present.holder_copy`
-    reads. A badge that arrives only as a base-proof copy is stored as it is.
+    it (``Wallet.add_holder_copy``), where :func:`wallet.present.holder_copy` finds it. A badge
+    that arrives only as a base-proof copy is stored as it is.
     """
     groups: dict[tuple[str | None, Any], list[Received]] = {}
     order: list[tuple[str | None, Any]] = []
@@ -955,27 +953,13 @@ def store_received(store: Any, received: Sequence[Received], *, now: datetime) -
         copies = [i for i in items if has_base_proof(i.credential)]
         primary = plain[0] if plain else copies[0]
         copy = copies[0] if plain and copies else None
-        verification = dict(primary.verification)
-        attach = getattr(store, "add_holder_copy", None)
-        if copy is not None and not callable(attach):
-            verification["holderCopy"] = {
-                "credential": copy.credential,
-                "verification": copy.verification,
-                "source": copy.source,
-            }
         record = store.add_credential(
-            primary.credential, source=primary.source, verification=verification
+            primary.credential, source=primary.source, verification=dict(primary.verification)
         )
         if copy is not None:
-            if callable(attach):
-                attach(record, copy.credential, verification=copy.verification)
-            elif "holderCopy" not in getattr(record, "verification", {}):
-                # The badge was already in the wallet (a duplicate): keep the copy with it.
-                report = {**record.verification, "holderCopy": verification["holderCopy"]}
-                record.set_verification(report, record.status, at=format_datetime(now))
-                touch = getattr(store, "touch", None)
-                if callable(touch):
-                    touch(record)
+            store.add_holder_copy(
+                record, copy.credential, verification=copy.verification, source=copy.source
+            )
         stored.append(record)
     return stored
 

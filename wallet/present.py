@@ -656,13 +656,8 @@ class Candidate:
 def holder_copy(record: Any) -> dict[str, Any] | None:
     """The holder's ecdsa-sd-2023 base-proof copy of a stored credential, if the wallet has it."""
     copy = getattr(record, "holder_copy", None)
-    if isinstance(copy, str):
-        copy = json.loads(copy)
     if isinstance(copy, Mapping) and has_base_proof(copy):
         return dict(copy)
-    kept = getattr(record, "verification", {}).get("holderCopy")
-    if isinstance(kept, Mapping) and isinstance(kept.get("credential"), Mapping):
-        return dict(kept["credential"])
     document = getattr(record, "document", None)
     if isinstance(document, Mapping) and has_base_proof(document):
         return dict(document)

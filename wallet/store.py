@@ -209,6 +209,7 @@ def _extra_defaults() -> dict[str, Any]:
         "endorses": [],
         "selfmade": None,
         "legacy": None,
+        "holderCopy": None,
     }
 
 
@@ -463,6 +464,25 @@ class StoredCredential:
     @legacy.setter
     def legacy(self, value: dict[str, Any] | None) -> None:
         self._extras()["legacy"] = value
+
+    @property
+    def holder_copy(self) -> dict[str, Any] | None:
+        """The holder's ecdsa-sd-2023 base-proof copy of this badge (the issuer sends it beside
+        the credential a verifier checks; selective disclosures are derived from it)."""
+        kept = self._extras().get("holderCopy")
+        if isinstance(kept, dict) and isinstance(kept.get("credential"), dict):
+            copy: dict[str, Any] = kept["credential"]
+            return copy
+        return None
+
+    @property
+    def holder_copy_verification(self) -> dict[str, Any] | None:
+        """The report of the holder-side check of :attr:`holder_copy` (base proof, issuer key)."""
+        kept = self._extras().get("holderCopy")
+        if isinstance(kept, dict) and isinstance(kept.get("verification"), dict):
+            report: dict[str, Any] = kept["verification"]
+            return report
+        return None
 
     # -- text, document, report ------------------------------------------------------------------
 
@@ -939,6 +959,23 @@ class Wallet:
     def mark_changed(self) -> None:
         """Note an in-memory change (collections, pathways...) to be written by :meth:`save`."""
         self._changed = True
+
+    def add_holder_copy(
+        self,
+        record: StoredCredential,
+        document: Mapping[str, Any],
+        *,
+        verification: Mapping[str, Any],
+        source: str = "",
+    ) -> None:
+        """Keep the holder's base-proof copy of ``record``'s badge with it (replacing any)."""
+        self._check_writable()
+        record._extras()["holderCopy"] = {
+            "credential": dict(document),
+            "verification": dict(verification),
+            "source": source or record.source,
+        }
+        self.touch(record)
 
     def touch(self, record: StoredCredential) -> None:
         """Note a change to ``record`` (tags, endorsements...) and re-index it."""
