@@ -20,7 +20,8 @@ credentials, and rows are issued in small transactions, so a job that is re-run 
 never issues a row twice. A node that restarts resumes its unfinished jobs.
 
 Signing runs off the event loop: in a pool of worker processes (``signing_workers`` in the
-node's config, default: the number of CPUs when there are several), or in threads when that is 0.
+node's config, default: one more than the number of CPUs when there are several), or in
+threads when that is 0.
 """
 
 from __future__ import annotations
@@ -350,7 +351,9 @@ def _default_workers(config: NodeConfig) -> int:
     if isinstance(configured, int) and not isinstance(configured, bool) and configured >= 0:
         return configured
     cpus = os.cpu_count() or 1
-    return cpus if cpus > 1 else 0
+    # One more worker than CPUs: a worker waiting for its next task (a round trip through the
+    # event loop) leaves its CPU to another, which keeps every CPU signing.
+    return cpus + 1 if cpus > 1 else 0
 
 
 def _worker_main(conn: Connection) -> None:
