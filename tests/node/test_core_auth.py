@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.node.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 SAMPLE = {
     "name": "Test badge",

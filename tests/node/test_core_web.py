@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.node.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 HTML = {"Accept": "text/html"}
 
