@@ -68,6 +68,9 @@ class NodeConfig:
     status_list_entries: int = 131_072
     #: Seconds a served status list may be cached by clients.
     status_list_max_age_seconds: int = 300
+    #: Processes that sign credentials beside the event loop (0: sign in the loop's thread;
+    #: ``None``: one more than the CPUs).
+    signing_workers: int | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     #: File holding the master key (default: ``master.key`` in the data folder).
@@ -104,6 +107,8 @@ class NodeConfig:
             raise ConfigError("languages must name at least one language")
         if self.status_list_entries < 131_072:
             raise ConfigError("status_list_entries must be at least 131072 (Bitstring Status List)")
+        if self.signing_workers is not None and not 0 <= self.signing_workers <= 64:
+            raise ConfigError("signing_workers must be between 0 and 64")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls_cert and tls_key go together")
         for peer in self.peers:

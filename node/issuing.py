@@ -347,9 +347,8 @@ def sign_document(task: Mapping[str, Any]) -> str:
 
 
 def _default_workers(config: NodeConfig) -> int:
-    configured = config.extra.get("signing_workers")
-    if isinstance(configured, int) and not isinstance(configured, bool) and configured >= 0:
-        return configured
+    if config.signing_workers is not None:
+        return config.signing_workers
     cpus = os.cpu_count() or 1
     # One more worker than CPUs: a worker waiting for its next task (a round trip through the
     # event loop) leaves its CPU to another, which keeps every CPU signing.
