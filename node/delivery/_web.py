@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ..appkeys import SERVICES
+from ..auth import public as _public
 from ..problems import Problem
 
 __all__ = [
@@ -24,17 +25,6 @@ _H = TypeVar("_H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 #: Headers of responses that carry secrets (tokens, nonces, credentials, offers).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-try:  # node-core's allowlist marker for routes that answer anonymous requests.
-    from ..auth import public as _public
-except ImportError:  # pragma: no cover - a build without node.auth
-
-    def _public(reason: str) -> Callable[[_H], _H]:
-        def mark(handler: _H) -> _H:
-            handler.__passeport_public__ = reason  # type: ignore[attr-defined]
-            return handler
-
-        return mark
 
 
 def public(reason: str) -> Callable[[_H], _H]:
