@@ -46,7 +46,7 @@ def setup(app: web.Application) -> None:
     def publish_soon() -> None:
         # Local changes (an achievement edited, a credential revoked) reach the feed shortly
         # after the request that made them, in one batch.
-        if "publish" in publish_pending:
+        if "publish" in publish_pending or service.closed:
             return
 
         def run() -> None:

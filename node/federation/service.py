@@ -230,6 +230,7 @@ class FederationService:
         self._tasks: set[asyncio.Task[Any]] = set()
         # Set by node.federation.sync when the background loop runs.
         self.syncer: Any = None
+        self.closed = False
 
     # -- basics -------------------------------------------------------------------------------
 
@@ -283,14 +284,18 @@ class FederationService:
     def is_steward(self) -> bool:
         return self.steward is not None and self.steward == self.did
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Any) -> asyncio.Task[Any] | None:
+        if self.closed:
+            coro.close()
+            return None
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
     async def close(self) -> None:
-        """Cancel the service's background tasks (notices, refreshes)."""
+        """Cancel the service's background tasks (notices, refreshes); start no new ones."""
+        self.closed = True
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -699,7 +704,7 @@ class FederationService:
         if purge:
             members = registry.without_member(did)
         else:
-            if not member.active_at(now):
+            if member.member_until is not None:
                 raise Problem(409, "conflict", f"{did} is no longer a member")
             members = registry.with_member_ended(did, at=now, reason=reason)  # type: ignore[arg-type]
         updated = await self._next_registry(members, now=now)
@@ -896,7 +901,7 @@ class FederationService:
 
     def schedule_notify(self) -> None:
         """Notify the other members, shortly (one notice for a burst of events)."""
-        if self._notify_task is not None and not self._notify_task.done():
+        if self.closed or (self._notify_task is not None and not self._notify_task.done()):
             return
         try:
             asyncio.get_running_loop()
