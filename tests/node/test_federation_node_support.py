@@ -333,6 +333,7 @@ class FakeMember:
 
     async def start(self) -> None:
         async def did_document(request: web.Request) -> web.Response:
+            self.requests.append(("GET", request.path_qs))
             return web.json_response(self.document)
 
         async def feed(request: web.Request) -> web.StreamResponse:
@@ -361,7 +362,13 @@ class FakeMember:
     async def close(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
         self.sock.close()
+
+    async def restart(self) -> None:
+        """Serve again on the same port after :meth:`close`."""
+        self.sock = bound_socket(self.port)
+        await self.start()
 
     def sign(
         self,
