@@ -263,6 +263,8 @@ def _print_report(label: str, report: Any) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     from protocol.verify import verify
 
+    if getattr(args, "bundle", None):
+        return cmd_verify_with_bundle(args)
     now = _now(args)
     resolver = _resolver(args)
     inputs = args.inputs or ["-"]
@@ -292,6 +294,176 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for line in run_demo(datetime.now(UTC)):
         print(line)
     return EXIT_OK
+
+
+# -- federation: offline verification bundles (specs/federation.md section 9) -----------------
+
+#: How old a bundle may be before statuses are reported unknown (``--bundle-max-age``).
+DEFAULT_BUNDLE_MAX_AGE = "7d"
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _duration(text: str, option: str) -> Any:
+    """``30s``, ``15m``, ``12h``, ``7d``, ``2w`` or plain seconds, as a ``timedelta``."""
+    from datetime import timedelta
+
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _DURATION_UNITS else "s"
+    number = value[:-1] if value[-1:] in _DURATION_UNITS else value
+    try:
+        amount = float(number)
+    except ValueError:
+        raise CliError(f"{option}: {text!r} is not a duration (e.g. 7d, 12h, 30m)") from None
+    if not amount > 0 or amount * _DURATION_UNITS[unit] > 10 * 365 * 86400:
+        raise CliError(f"{option}: a duration is positive and at most ten years")
+    return timedelta(seconds=amount * _DURATION_UNITS[unit])
+
+
+def cmd_verifier_bundle(args: argparse.Namespace) -> int:
+    """``passeport verifier bundle``: export a signed bundle from a node's data folder."""
+    from node.config import DEFAULT_DATA_DIR, ConfigError
+    from node.federation import export_bundle
+    from node.problems import Problem
+
+    data = Path(args.data) if args.data else DEFAULT_DATA_DIR
+    try:
+        bundle = export_bundle(data)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    except Problem as problem:
+        raise CliError(f"{data}: {problem.detail}") from None
+    out = Path(args.out)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(bundle, ensure_ascii=False), "utf-8")
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise CliError(f"{out}: cannot write ({exc.strerror})") from None
+    subject = bundle["registry"]["document"]["credentialSubject"]
+    print(
+        f"{out}: bundle of {subject['name']} (registry version {subject['registryVersion']}, "
+        f"{len(bundle['didDocuments'])} DID documents, {len(bundle['statusLists'])} status "
+        f"lists) made at {bundle['created']}"
+    )
+    return EXIT_OK
+
+
+def _trust_anchors(values: Sequence[str]) -> list[Any]:
+    """``--trust`` values: did:key DIDs, or files holding DID documents."""
+    anchors: list[Any] = []
+    for value in values:
+        if value.startswith("did:key:"):
+            anchors.append(value)
+            continue
+        label, document = _read_input(value)
+        if not isinstance(document, dict) or not isinstance(document.get("id"), str):
+            raise CliError(f"{label}: a trust anchor is a DID document (a JSON object with an id)")
+        anchors.append(document)
+    return anchors
+
+
+def _anchor_id(anchor: Any) -> str:
+    return anchor if isinstance(anchor, str) else str(anchor["id"])
+
+
+def cmd_verify_with_bundle(args: argparse.Namespace) -> int:
+    """``passeport verify --bundle FILE --trust ...``: verify with no network at all."""
+    from protocol.federation import open_bundle
+
+    if args.did_document:
+        raise CliError("--did-document does not go with --bundle: pin trust with --trust")
+    if not args.trust:
+        raise CliError(
+            "--bundle needs --trust: the steward's DID document (or a bundle signer you trust), "
+            "obtained out of band; trust is never taken from the bundle"
+        )
+    now = _now(args)
+    max_age = _duration(args.bundle_max_age, "--bundle-max-age")
+    bundle_label, bundle_doc = _read_input(args.bundle)
+    if not isinstance(bundle_doc, dict):
+        raise CliError(f"{bundle_label}: a bundle is a JSON object")
+    anchors = _trust_anchors(args.trust)
+    registry = bundle_doc.get("registry")
+    document = registry.get("document") if isinstance(registry, dict) else None
+    steward = document.get("issuer") if isinstance(document, dict) else None
+    stewards = [a for a in anchors if _anchor_id(a) == steward]
+    signers = [a for a in anchors if _anchor_id(a) != steward]
+    try:
+        bundle = open_bundle(
+            bundle_doc,
+            now=now,
+            max_age=max_age,
+            trusted_steward=stewards[0] if stewards else None,
+            trusted_signers=signers,
+        )
+    except ProtocolError as exc:
+        raise CliError(f"{bundle_label}: {exc.message}") from None
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"--trust: {exc}") from None
+    documents = [_read_input(name) for name in (args.inputs or ["-"])]
+    reports = []
+    for label, credential in documents:
+        report = bundle.verify(credential, now=now, challenge=args.challenge, domain=args.domain)
+        member = bundle.issuer_member(credential) if isinstance(credential, dict) else None
+        reports.append((label, report, member))
+    if args.json:
+        out = []
+        for label, report, member in reports:
+            item = report.to_dict()
+            item["source"] = label
+            item["member"] = None if member is None else {"id": member.did, "name": member.name}
+            out.append(item)
+        sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    else:
+        made = bundle_doc.get("created")
+        print(
+            f"offline: bundle of {bundle.registry.name} (registry version "
+            f"{bundle.registry.version}) made at {made} by {bundle.signer}"
+        )
+        for label, report, member in reports:
+            _print_report(label, report)
+            if member is not None:
+                print(f"  member: {member.name} ({member.did}) of {bundle.registry.name}")
+            else:
+                print(f"  member: none (the issuer is not a member of {bundle.registry.name})")
+    return EXIT_OK if all(r.verified for _, r, _ in reports) else EXIT_INVALID
+
+
+def add_verifier_commands(sub: Any) -> None:
+    """``passeport verifier bundle``."""
+    verifier = sub.add_parser("verifier", help="offline verification bundles for a network")
+    verifier_sub = verifier.add_subparsers(
+        dest="verifier_command", metavar="ACTION", parser_class=_Parser
+    )
+    verifier_sub.required = True
+    bundle = verifier_sub.add_parser(
+        "bundle", help="export a signed offline verification bundle from a node's data folder"
+    )
+    bundle.add_argument("--data", metavar="DIR", help="the node's data folder")
+    bundle.add_argument("--out", required=True, metavar="FILE", help="bundle file to write")
+    bundle.set_defaults(func=cmd_verifier_bundle)
+
+
+def add_bundle_options(verify: argparse.ArgumentParser) -> None:
+    """``passeport verify --bundle FILE --trust ... [--bundle-max-age DURATION]``."""
+    verify.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help="verify offline with this network bundle (no network access at all)",
+    )
+    verify.add_argument(
+        "--trust",
+        action="append",
+        metavar="FILE|DID",
+        help="with --bundle: the steward's DID document, or a bundle signer you trust "
+        "(a DID document file or a did:key), repeatable",
+    )
+    verify.add_argument(
+        "--bundle-max-age",
+        default=DEFAULT_BUNDLE_MAX_AGE,
+        metavar="DURATION",
+        help=f"with --bundle: older bundles give status unknown (default {DEFAULT_BUNDLE_MAX_AGE})",
+    )
 
 
 # -- parser ------------------------------------------------------------------------------------
@@ -369,7 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a DID or controller document to trust for key resolution (repeatable)",
     )
     verify.add_argument("inputs", nargs="*", metavar="FILE", help="files, or - for stdin")
+    add_bundle_options(verify)
     verify.set_defaults(func=cmd_verify)
+    add_verifier_commands(sub)
 
     demo = sub.add_parser("demo", help="sign and verify a sample badge")
     demo.set_defaults(func=cmd_demo)

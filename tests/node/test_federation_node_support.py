@@ -254,8 +254,13 @@ async def form_network(net: Network, steward: str, members: list[str]) -> None:
 
 
 def catalogue_ids(node: NetNode, **filters: Any) -> set[str]:
-    result = node.federation.search(limit=200, **filters)
-    return {item["id"] for item in result["items"]}
+    """Every item id of ``node``'s catalogue matching ``filters`` (all pages)."""
+    found: set[str] = set()
+    while True:
+        result = node.federation.search(limit=200, offset=len(found), **filters)
+        found |= {item["id"] for item in result["items"]}
+        if not result["items"] or len(found) >= result["total"]:
+            return found
 
 
 # -- fake members --------------------------------------------------------------------------------
