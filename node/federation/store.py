@@ -425,32 +425,34 @@ class Store:
         now: datetime,
     ) -> None:
         text = json.dumps(document, ensure_ascii=False, sort_keys=True)
-        existing = self.db.execute(
-            "SELECT n FROM federation_catalogue WHERE id = ?", [item_id]
+        row = self.db.execute(
+            "INSERT INTO federation_catalogue (id, kind, source, name, description, skills, "
+            "language, document, retired, seq, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, source = excluded.source, "
+            "name = excluded.name, description = excluded.description, "
+            "skills = excluded.skills, language = excluded.language, "
+            "document = excluded.document, retired = 0, seq = excluded.seq, "
+            "updated_at = excluded.updated_at RETURNING n",
+            [
+                item_id,
+                kind,
+                source,
+                name,
+                description,
+                "\n".join(skills),
+                language,
+                text,
+                seq,
+                _iso(now),
+            ],
         ).fetchone()
-        joined = "\n".join(skills)
-        if existing is None:
-            cursor = self.db.execute(
-                "INSERT INTO federation_catalogue (id, kind, source, name, description, skills, "
-                "language, document, retired, seq, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                [item_id, kind, source, name, description, joined, language, text, seq, _iso(now)],
-            )
-            number = int(cursor.lastrowid or 0)
-        else:
-            number = int(existing[0])
-            self.db.execute(
-                "UPDATE federation_catalogue SET kind = ?, source = ?, name = ?, description = ?, "
-                "skills = ?, language = ?, document = ?, retired = 0, seq = ?, updated_at = ? "
-                "WHERE n = ?",
-                [kind, source, name, description, joined, language, text, seq, _iso(now), number],
-            )
-            self.db.execute("DELETE FROM federation_catalogue_skills WHERE item = ?", [number])
-        for skill in sorted({s.lower() for s in skills if s}):
-            self.db.execute(
-                "INSERT INTO federation_catalogue_skills (item, skill) VALUES (?, ?)",
-                [number, skill],
-            )
+        number = int(row[0])
+        self.db.execute("DELETE FROM federation_catalogue_skills WHERE item = ?", [number])
+        self.db.conn.executemany(
+            "INSERT INTO federation_catalogue_skills (item, skill) VALUES (?, ?)",
+            [(number, skill) for skill in sorted({s.lower() for s in skills if s})],
+        )
 
     def retire_item(self, item_id: str, source: str, seq: int, now: datetime) -> None:
         self.db.execute(
