@@ -355,3 +355,22 @@ async def test_feed_pages_and_cursors(trio: Network):
 
     assert parse_datetime(first_event["time"], what="time") >= member.member_from
     assert member.member_from <= trio.now() + timedelta(seconds=1)
+
+
+def test_every_federation_route_is_documented(node):
+    specs = Path(__file__).resolve().parents[2] / "specs"
+    openapi = (specs / "openapi.yaml").read_text("utf-8")
+    prose = (specs / "node-api.md").read_text("utf-8")
+    documented = {
+        line.strip().rstrip(":") for line in openapi.splitlines() if line.startswith("  /")
+    }
+    mine = set()
+    for route in node.app.router.routes():
+        if not route.handler.__module__.startswith("node.federation"):
+            continue
+        info = route.resource.get_info()
+        path = info.get("formatter") or info.get("path")
+        mine.add(path)
+        assert f"`{route.method} {path}" in prose or f" {path}`" in prose, (route.method, path)
+    assert len(mine) == 23
+    assert mine <= documented, mine - documented
