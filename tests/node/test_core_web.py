@@ -128,6 +128,7 @@ async def test_dashboard_and_achievement_form(node):
 
 async def test_image_upload_through_the_form(node):
     import aiohttp
+
     from tests.node.test_core_achievements import PNG
 
     async with node.new_session() as browser:
