@@ -61,7 +61,7 @@ from protocol.ob import (
     normalize_email,
 )
 from protocol.ob.disclosure import mandatory_pointers
-from protocol.xsd import parse_datetime
+from protocol.timeutil import parse_datetime
 
 from .appkeys import CLOCK, CONFIG, DB, SERVICES
 from .config import NodeConfig
@@ -670,7 +670,7 @@ def _check_time(value: Any, what: str) -> datetime:
     try:
         if not isinstance(value, str):
             raise ProtocolError("not a string")
-        return parse_datetime(value, what=what, require_timezone=True)
+        return parse_datetime(value, what=what)
     except ProtocolError:
         raise Problem(
             422, "invalid-field", f"{what} must be a date-time with a time zone", field=what
