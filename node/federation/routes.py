@@ -119,7 +119,7 @@ async def get_feed(request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", str(MAX_FEED_PAGE_EVENTS)))
     except ValueError:
         raise Problem(400, "bad-request", "limit must be a number") from None
-    service.publish_local()
+    service.publish_local_throttled()
     try:
         text = service.feed_page(after, limit)
     except ProtocolError as exc:

@@ -231,6 +231,7 @@ class FederationService:
         # Set by node.federation.sync when the background loop runs.
         self.syncer: Any = None
         self.closed = False
+        self._published_at = float("-inf")
 
     # -- basics -------------------------------------------------------------------------------
 
@@ -813,6 +814,15 @@ class FederationService:
         if status is not None:
             count += self._publish_status_lists(status)
         return count
+
+    def publish_local_throttled(self, interval: float = 1.0) -> int:
+        """:meth:`publish_local`, at most once per ``interval`` seconds (before serving feed
+        pages: changes made through the API are published right after their request anyway)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._published_at < interval:
+            return 0
+        self._published_at = loop.time()
+        return self.publish_local()
 
     def _publish_achievements(self, service: Any) -> int:
         published = self.store.published("achievement")

@@ -37,6 +37,8 @@ log = logging.getLogger("passeport.node.federation")
 MAX_PAGES_PER_PULL = 1000
 
 _random = secrets.SystemRandom()
+#: Fetcher problems that mean "try again later".
+_FETCH_FAILURES = frozenset({"upstream-error", "fetch-refused"})
 
 
 class Syncer:
@@ -52,6 +54,7 @@ class Syncer:
         self._failures: dict[str, int] = {}
         self._urgent: set[str] = set()
         self._round_lock = asyncio.Lock()
+        self._stopping = False
         self.rounds = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -62,12 +65,14 @@ class Syncer:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        self._stopping = True
         if task is not None:
             task.cancel()
             try:
                 await task
             except asyncio.CancelledError:
                 pass
+        self._stopping = False
 
     def wake(self, source: str | None = None) -> None:
         """Pull soon: ``source`` right away (its backoff is cleared), or every due source."""
@@ -78,15 +83,20 @@ class Syncer:
 
     async def _run(self) -> None:
         interval = self.service.settings.poll_interval
-        while True:
+        # The flag also ends the loop if a cancellation is lost on the way (an asyncio wait
+        # that completes at the moment it is cancelled).
+        while not self._stopping:
             try:
                 await self.round()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("federation: a pull round failed")
+            if self._stopping:
+                break
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._sleep(interval))
+                async with asyncio.timeout(self._sleep(interval)):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -205,8 +215,16 @@ class Syncer:
                     service.reject(channel="feed", peer=did, error=exc)
                     log.error("federation: %s signed two histories; no longer pulled", did)
                     return new
-                except (ProtocolError, Problem) as exc:
-                    store.note_failure(did, str(exc))
+                except Problem as problem:
+                    # The member's DID document could not be had (the fetcher failed): a
+                    # failure to retry, not a refused message.
+                    store.note_failure(did, problem.detail)
+                    self._backoff(did)
+                    if problem.status < 500 and problem.kind not in _FETCH_FAILURES:
+                        service.reject(channel="feed", peer=did, error=problem)
+                    return new
+                except ProtocolError as exc:
+                    store.note_failure(did, exc.message)
                     self._backoff(did)
                     service.reject(channel="feed", peer=did, error=exc)
                     return new

@@ -282,6 +282,35 @@ async def test_three_nodes_restart_malice_endorsement_and_offline_bundles(
     [report] = json.loads(result.stdout)
     assert report["verdict"] == "unknown"
     assert report["member"] == {"id": a.did, "name": "Nœud A"}
-    # A bundle without a trust anchor is refused outright.
+    # A bundle without a trust anchor is refused outright, and so is one signed by no one the
+    # verifier trusts; the policy is the verifier's to set.
     result = await cli("verify", "--bundle", str(bundle_1), str(credential_file))
     assert result.returncode == 2 and "--trust" in result.stderr
+    stranger = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+    result = await cli(
+        "verify", "--bundle", str(bundle_1), "--trust", stranger, str(credential_file)
+    )
+    assert result.returncode == 2 and "does not trust" in result.stderr, result.stderr
+    result = await cli(
+        "verify",
+        "--bundle",
+        str(bundle_1),
+        "--trust",
+        str(steward_file),
+        "--bundle-max-age",
+        "soon",
+        str(credential_file),
+    )
+    assert result.returncode == 2 and "--bundle-max-age" in result.stderr
+    result = await cli(
+        "verify",
+        "--bundle",
+        str(bundle_1),
+        "--trust",
+        str(steward_file),
+        "--bundle-max-age",
+        "1s",
+        str(credential_file),
+    )
+    assert result.returncode == 1 and "UNKNOWN credential" in result.stdout
+    assert "Traceback" not in result.stderr

