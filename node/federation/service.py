@@ -289,7 +289,7 @@ class FederationService:
         if self.closed:
             coro.close()
             return None
-        task = asyncio.ensure_future(coro)
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

@@ -74,6 +74,10 @@ class Syncer:
                 pass
         self._stopping = False
 
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called (the loop ends after its current step)."""
+        return self._stopping
+
     def wake(self, source: str | None = None) -> None:
         """Pull soon: ``source`` right away (its backoff is cleared), or every due source."""
         if source is not None:
@@ -85,14 +89,14 @@ class Syncer:
         interval = self.service.settings.poll_interval
         # The flag also ends the loop if a cancellation is lost on the way (an asyncio wait
         # that completes at the moment it is cancelled).
-        while not self._stopping:
+        while not self.stopping():
             try:
                 await self.round()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("federation: a pull round failed")
-            if self._stopping:
+            if self.stopping():
                 break
             try:
                 async with asyncio.timeout(self._sleep(interval)):
@@ -166,7 +170,7 @@ class Syncer:
         failures = self._failures.get(did, 0) + 1
         self._failures[did] = failures
         settings = self.service.settings
-        delay = min(settings.backoff_cap, settings.backoff_base * 2 ** (failures - 1))
+        delay = float(min(settings.backoff_cap, settings.backoff_base * 2 ** (failures - 1)))
         delay *= _random.uniform(0.5, 1.0)
         self._not_before[did] = asyncio.get_running_loop().time() + delay
         return delay
