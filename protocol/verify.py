@@ -20,8 +20,6 @@ from typing import Any, Literal
 from .di import verify_proofs
 from .did import Resolver
 from .errors import (
-    DataLossError,
-    DocumentLoaderError,
     MalformedError,
     ProtocolError,
     StatusRangeError,
@@ -132,10 +130,8 @@ def _check_jsonld(
     unsecured = {k: v for k, v in document.items() if k != "proof"}
     try:
         canonicalize(unsecured, loader=loader)
-    except (DocumentLoaderError, DataLossError, MalformedError) as exc:
-        report.add("json-ld", "fail", exc.message)
-        return False
     except ProtocolError as exc:
+        # Unknown context, data loss, invalid JSON-LD or a dataset too large to canonicalise.
         report.add("json-ld", "fail", exc.message)
         return False
     report.add("json-ld", "pass", "contexts known, every term defined, no data loss")
